@@ -1,0 +1,196 @@
+"""Every DynamoDB access pattern of the bundle, each a function named for what it does.
+
+Usage: ``from kyrios_qbo import store`` then ``store.connect(...)``, ``store.claim(...)`` etc.
+
+Single table (``TABLE_NAME``), string keys ``pk``/``sk``, TTL attribute ``expires_at``:
+
+=============================  ===============================  ==========================================
+pk                             sk                               what
+=============================  ===============================  ==========================================
+``ACCOUNT#<account>``          ``CONNECTION``                   connection: status, realm, company,
+                                                                settings, tokens + ``token_version``;
+                                                                ``gsi1pk=CONNECTED`` while connected
+``ACCOUNT#<account>``          ``IMPORT_LOCK``                  the running import's id (one at a time)
+``ACCOUNT#<account>``          ``IMPORT#<time>-<rand>``         import job and progress
+``ACCOUNT#<account>``          ``LOG#<time>#<rand>``            sync log entry (TTL 30 days)
+``REALM#<realm>``              ``OWNER``                        the account owning the company
+``REALM#<realm>``              ``CURSOR#<name>``                sync cursor (only moves forward)
+``REALM#<realm>``              ``LEASE#<name>``                 lease: owner + ``lease_expires_at``
+``REALM#<realm>``              ``CLAIM#<key>``                  claim: owner + ``claim_expires_at``
+``REALM#<realm>``              ``ONCE#<marker>``                once-marker
+``REALM#<realm>``              ``MAP#<kind>#<kyrios id>``       mapping: qbo_id, sync_token,
+                                                                applied_version
+``REALM#<realm>``              ``QMAP#<kind>#<qbo id>``         reverse mapping → kyrios_id (written in
+                                                                the same transaction)
+``REALM#<realm>``              ``EMAIL#<normalised email>``     QBO customer id for the email
+``REALM#<realm>``              ``RATE#QBO``                     request token buckets (10/s, 500/min)
+``OAUTH_STATE#<state>``        ``STATE``                        OAuth state → account (TTL)
+=============================  ===============================  ==========================================
+
+GSI ``gsi1`` (``gsi1pk``/``gsi1sk``, sparse, projects ``account_id`` and ``realm_id``): ``CONNECTED``
+/ ``ACCOUNT#<account>`` for the poller's fan-out over connected accounts.
+
+Company data is keyed by realm, so reconnecting the same company keeps cursors and mappings.
+Expiry is always checked against the stored ``*_expires_at`` values: DynamoDB TTL deletes late.
+"""
+
+from kyrios_qbo.store._dynamo import Page
+from kyrios_qbo.store.connections import (
+    DEFAULT_SETTINGS,
+    CompanyInfo,
+    ConnectedAccount,
+    Connection,
+    ConnectionStatus,
+    EncryptedTokens,
+    InvalidSetting,
+    connect,
+    consume_oauth_state,
+    disconnect,
+    get_account_for_realm,
+    get_connection,
+    list_connected_accounts,
+    mark_needs_reconnect,
+    put_oauth_state,
+    record_sync,
+    save_tokens,
+    update_settings,
+)
+from kyrios_qbo.store.coordination import (
+    Claim,
+    Lease,
+    acquire_lease,
+    advance_cursor,
+    claim,
+    get_claim,
+    get_cursor,
+    is_marked,
+    mark_once,
+    release_claim,
+    release_lease,
+    renew_lease,
+    unmark,
+)
+from kyrios_qbo.store.errors import (
+    AlreadyConnectedToAnotherCompany,
+    ClaimHeld,
+    ConcurrentModification,
+    ImportAlreadyRunning,
+    ImportNotFound,
+    ImportNotRunning,
+    InvalidCursor,
+    InvalidKey,
+    LeaseHeld,
+    LeaseLost,
+    MappingConflict,
+    NotConnected,
+    OAuthStateInvalid,
+    RealmOwnedByAnotherAccount,
+    StaleVersion,
+    StoreError,
+    TokenVersionConflict,
+)
+from kyrios_qbo.store.imports import (
+    ImportJob,
+    ImportStatus,
+    attach_import_execution,
+    create_import,
+    finish_import,
+    get_import,
+    get_running_import_id,
+    list_imports,
+    update_import_progress,
+)
+from kyrios_qbo.store.mappings import (
+    MAPPING_KINDS,
+    IdMapping,
+    MappingKind,
+    find_customer_by_email,
+    find_kyrios_id,
+    get_mapping,
+    index_customer_email,
+    move_customer_email,
+    normalize_email,
+    put_mapping,
+    put_mapping_if_absent,
+    update_sync_token,
+)
+from kyrios_qbo.store.rate import take_qbo_request_tokens, wait_for_qbo_request_tokens
+from kyrios_qbo.store.synclog import SyncLogEntry, append_sync_log, list_sync_log
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "MAPPING_KINDS",
+    "AlreadyConnectedToAnotherCompany",
+    "Claim",
+    "ClaimHeld",
+    "CompanyInfo",
+    "ConcurrentModification",
+    "ConnectedAccount",
+    "Connection",
+    "ConnectionStatus",
+    "EncryptedTokens",
+    "IdMapping",
+    "ImportAlreadyRunning",
+    "ImportJob",
+    "ImportNotFound",
+    "ImportNotRunning",
+    "ImportStatus",
+    "InvalidCursor",
+    "InvalidKey",
+    "InvalidSetting",
+    "Lease",
+    "LeaseHeld",
+    "LeaseLost",
+    "MappingConflict",
+    "MappingKind",
+    "NotConnected",
+    "OAuthStateInvalid",
+    "Page",
+    "RealmOwnedByAnotherAccount",
+    "StaleVersion",
+    "StoreError",
+    "SyncLogEntry",
+    "TokenVersionConflict",
+    "acquire_lease",
+    "advance_cursor",
+    "append_sync_log",
+    "attach_import_execution",
+    "claim",
+    "connect",
+    "consume_oauth_state",
+    "create_import",
+    "disconnect",
+    "find_customer_by_email",
+    "find_kyrios_id",
+    "finish_import",
+    "get_account_for_realm",
+    "get_claim",
+    "get_connection",
+    "get_cursor",
+    "get_import",
+    "get_mapping",
+    "get_running_import_id",
+    "index_customer_email",
+    "is_marked",
+    "list_connected_accounts",
+    "list_imports",
+    "list_sync_log",
+    "mark_needs_reconnect",
+    "mark_once",
+    "move_customer_email",
+    "normalize_email",
+    "put_mapping",
+    "put_mapping_if_absent",
+    "put_oauth_state",
+    "record_sync",
+    "release_claim",
+    "release_lease",
+    "renew_lease",
+    "save_tokens",
+    "take_qbo_request_tokens",
+    "unmark",
+    "update_import_progress",
+    "update_settings",
+    "update_sync_token",
+    "wait_for_qbo_request_tokens",
+]

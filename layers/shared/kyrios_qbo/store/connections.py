@@ -1,0 +1,481 @@
+"""Connections (account ↔ QuickBooks company), realm ownership, tokens and OAuth state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kyrios_qbo.store import _dynamo as db
+from kyrios_qbo.store.errors import (
+    AlreadyConnectedToAnotherCompany,
+    ConcurrentModification,
+    NotConnected,
+    OAuthStateInvalid,
+    RealmOwnedByAnotherAccount,
+    TokenVersionConflict,
+)
+
+ConnectionStatus = Literal["connected", "needs_reconnect", "disconnected"]
+CONNECTION_SK = "CONNECTION"
+OWNER_SK = "OWNER"
+CONNECTED_GSI = "gsi1"
+CONNECTED_GSI_PK = "CONNECTED"
+
+DEFAULT_SETTINGS: dict[str, bool] = {
+    "send_review_requests": True,
+    "sync_contacts": True,
+    "push_invoices": True,
+    "push_payments": True,
+}
+"""Sync preferences of a new connection; update_settings accepts these keys with these types."""
+
+
+class InvalidSetting(ValueError):
+    """An unknown setting, or a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class EncryptedTokens:
+    """OAuth tokens as ciphertext (encryption is the tokens module's job), expiries in epoch seconds."""
+
+    access_token: bytes
+    refresh_token: bytes
+    access_expires_at: float
+    refresh_expires_at: float
+
+    def __repr__(self) -> str:  # never print ciphertext either
+        return f"EncryptedTokens(access_expires_at={self.access_expires_at}, refresh_expires_at=...)"
+
+
+@dataclass(frozen=True)
+class CompanyInfo:
+    company_name: str | None = None
+    country: str | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    account_id: str
+    status: ConnectionStatus
+    realm_id: str
+    company: CompanyInfo
+    connected_at: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    last_sync_at: str | None = None
+    status_reason: str | None = None
+    tokens: EncryptedTokens | None = field(default=None, repr=False)
+    token_version: int = 0
+
+
+@dataclass(frozen=True)
+class ConnectedAccount:
+    account_id: str
+    realm_id: str
+
+
+# ---------------------------------------------------------------------------------------- reading
+def _connection_key(account_id: str) -> db.Item:
+    return db.key(db.account_pk(account_id), CONNECTION_SK)
+
+
+def _owner_key(realm_id: str) -> db.Item:
+    return db.key(db.realm_pk(realm_id), OWNER_SK)
+
+
+def _to_connection(item: db.Item) -> Connection:
+    tokens = None
+    access, refresh = db.opt_b(item, "access_token_enc"), db.opt_b(item, "refresh_token_enc")
+    if access is not None and refresh is not None:
+        tokens = EncryptedTokens(
+            access_token=access,
+            refresh_token=refresh,
+            access_expires_at=db.get_float(item, "access_expires_at"),
+            refresh_expires_at=db.get_float(item, "refresh_expires_at"),
+        )
+    status = db.get_s(item, "status")
+    if status not in ("connected", "needs_reconnect", "disconnected"):
+        raise ValueError(f"unknown connection status {status!r}")
+    return Connection(
+        account_id=db.get_s(item, "account_id"),
+        status=status,  # type: ignore[arg-type]  # checked just above
+        realm_id=db.get_s(item, "realm_id"),
+        company=CompanyInfo(
+            company_name=db.opt_s(item, "company_name"),
+            country=db.opt_s(item, "country"),
+            currency=db.opt_s(item, "currency"),
+        ),
+        connected_at=db.get_s(item, "connected_at"),
+        settings={**DEFAULT_SETTINGS, **db.get_json(item, "settings", {})},
+        last_sync_at=db.opt_s(item, "last_sync_at"),
+        status_reason=db.opt_s(item, "status_reason"),
+        tokens=tokens,
+        token_version=db.get_int(item, "token_version"),
+    )
+
+
+def _get_connection_item(account_id: str) -> db.Item | None:
+    answer = db.client().get_item(
+        TableName=db.table_name(), Key=_connection_key(account_id), ConsistentRead=True
+    )
+    item: db.Item | None = answer.get("Item")
+    return item
+
+
+def get_connection(account_id: str) -> Connection | None:
+    """The account's connection in any status, or None if it never connected."""
+    item = _get_connection_item(account_id)
+    return _to_connection(item) if item is not None else None
+
+
+def get_account_for_realm(realm_id: str) -> str | None:
+    """The Kyrios account that owns this QuickBooks company (webhooks map realm → account)."""
+    item = db.client().get_item(TableName=db.table_name(), Key=_owner_key(realm_id), ConsistentRead=True)
+    return db.get_s(item["Item"], "account_id") if "Item" in item else None
+
+
+def list_connected_accounts(limit: int = 100, cursor: str | None = None) -> db.Page[ConnectedAccount]:
+    """Accounts with status ``connected`` for the schedule's fan-out, a page at a time.
+
+    Read from the GSI, so eventually consistent: a just-connected account may show up one tick later.
+    """
+    kwargs: dict[str, Any] = {
+        "TableName": db.table_name(),
+        "IndexName": CONNECTED_GSI,
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": db.s(CONNECTED_GSI_PK)},
+        "Limit": db.check_limit(limit),
+    }
+    start = db.decode_cursor(cursor, {"gsi1pk": CONNECTED_GSI_PK})
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    answer = db.client().query(**kwargs)
+    accounts = [
+        ConnectedAccount(account_id=db.get_s(item, "account_id"), realm_id=db.get_s(item, "realm_id"))
+        for item in answer.get("Items", [])
+    ]
+    return db.Page(accounts, db.encode_cursor(answer.get("LastEvaluatedKey")))
+
+
+# ---------------------------------------------------------------------------------------- connect
+def _token_values(tokens: EncryptedTokens) -> dict[str, Any]:
+    return {
+        ":access": {"B": tokens.access_token},
+        ":refresh": {"B": tokens.refresh_token},
+        ":access_exp": db.n(tokens.access_expires_at),
+        ":refresh_exp": db.n(tokens.refresh_expires_at),
+    }
+
+
+def connect(account_id: str, realm_id: str, company: CompanyInfo, tokens: EncryptedTokens) -> Connection:
+    """Connect the account to the company: claim the realm and store the connection atomically.
+
+    Reconnecting the same company keeps settings, cursors, mappings (they are keyed by realm) and the
+    first ``connected_at``: it is the cutoff for "only what was created after connecting", and a
+    reconnect must not hide what happened while the tokens were expired.
+    Raises :class:`RealmOwnedByAnotherAccount` or :class:`AlreadyConnectedToAnotherCompany`.
+    """
+    db.key_part(account_id, "account id")
+    now_iso = db.iso_now()
+    previous = get_connection(account_id)
+    same_company = previous is not None and previous.realm_id == realm_id
+    values: dict[str, Any] = {
+        ":account": db.s(account_id),
+        ":realm": db.s(realm_id),
+        ":connected": db.s("connected"),
+        ":needs": db.s("needs_reconnect"),
+        ":now": db.s(now_iso),
+        ":connected_at": db.s(previous.connected_at if previous is not None and same_company else now_iso),
+        ":gsi_pk": db.s(CONNECTED_GSI_PK),
+        ":gsi_sk": db.s(db.account_pk(account_id)),
+        ":defaults": db.json_value({}),
+        ":zero": db.n(0),
+        ":one": db.n(1),
+        **_token_values(tokens),
+    }
+    sets = [
+        "account_id = :account",
+        "realm_id = :realm",
+        "#status = :connected",
+        "connected_at = :connected_at",
+        "updated_at = :now",
+        "gsi1pk = :gsi_pk",
+        "gsi1sk = :gsi_sk",
+        "settings = if_not_exists(settings, :defaults)",
+        "access_token_enc = :access",
+        "refresh_token_enc = :refresh",
+        "access_expires_at = :access_exp",
+        "refresh_expires_at = :refresh_exp",
+        "token_version = if_not_exists(token_version, :zero) + :one",
+    ]
+    removes = ["status_reason", "disconnected_at"]
+    for name, value in (
+        ("company_name", company.company_name),
+        ("country", company.country),
+        ("currency", company.currency),
+    ):
+        if value:
+            values[f":{name}"] = db.s(value)
+            sets.append(f"{name} = :{name}")
+        else:
+            removes.append(name)
+    try:
+        db.client().transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": db.table_name(),
+                        "Item": {
+                            **_owner_key(realm_id),
+                            "account_id": db.s(account_id),
+                            "claimed_at": db.s(now_iso),
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk) OR account_id = :account",
+                        "ExpressionAttributeValues": {":account": db.s(account_id)},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": db.table_name(),
+                        "Key": _connection_key(account_id),
+                        "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+                        # A live connection (or one awaiting reconnection) to another company must be
+                        # disconnected first: its realm claim would otherwise be orphaned.
+                        "ConditionExpression": "attribute_not_exists(pk)"
+                        " OR NOT (#status IN (:connected, :needs))"
+                        " OR realm_id = :realm",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values,
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+    except Exception as exc:
+        codes = db.cancellation_codes(exc)
+        if not codes:
+            raise
+        if codes[0] == "ConditionalCheckFailed":
+            raise RealmOwnedByAnotherAccount(realm_id) from exc
+        if codes[1] == "ConditionalCheckFailed":
+            held = db.cancellation_items(exc)[1] or {}
+            raise AlreadyConnectedToAnotherCompany(account_id, db.opt_s(held, "realm_id")) from exc
+        if "TransactionConflict" in codes:
+            raise ConcurrentModification(f"connection of {account_id} changed concurrently") from exc
+        raise
+    connection = get_connection(account_id)
+    if connection is None:  # pragma: no cover - written just above in a strongly consistent table
+        raise ConcurrentModification(f"connection of {account_id} vanished after connecting")
+    return connection
+
+
+def save_tokens(account_id: str, tokens: EncryptedTokens, expected_version: int) -> int:
+    """Store refreshed tokens if nobody else did since ``expected_version``; returns the new version.
+
+    Raises :class:`TokenVersionConflict` (re-read: someone refreshed first, or the account
+    disconnected) — the newest refresh token must never be overwritten by an older one.
+    """
+    try:
+        answer = db.client().update_item(
+            TableName=db.table_name(),
+            Key=_connection_key(account_id),
+            UpdateExpression="SET access_token_enc = :access, refresh_token_enc = :refresh, "
+            "access_expires_at = :access_exp, refresh_expires_at = :refresh_exp, "
+            "token_version = token_version + :one, updated_at = :now",
+            ConditionExpression="token_version = :expected AND #status IN (:connected, :needs)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                **_token_values(tokens),
+                ":one": db.n(1),
+                ":expected": db.n(expected_version),
+                ":now": db.s(db.iso_now()),
+                ":connected": db.s("connected"),
+                ":needs": db.s("needs_reconnect"),
+            },
+            ReturnValues="UPDATED_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except Exception as exc:
+        if not db.is_condition_failure(exc):
+            raise
+        old = db.old_item(exc)
+        current = db.get_int(old, "token_version") if old else None
+        raise TokenVersionConflict(account_id, expected_version, current) from exc
+    return db.get_int(answer["Attributes"], "token_version")
+
+
+def mark_needs_reconnect(account_id: str, reason: str) -> bool:
+    """Connected → needs_reconnect (refresh token rejected). False if it was not connected.
+
+    The account leaves the poller's fan-out; its realm stays claimed and its data is kept.
+    """
+    try:
+        db.client().update_item(
+            TableName=db.table_name(),
+            Key=_connection_key(account_id),
+            UpdateExpression="SET #status = :needs, status_reason = :reason, updated_at = :now "
+            "REMOVE gsi1pk, gsi1sk",
+            ConditionExpression="#status = :connected",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":needs": db.s("needs_reconnect"),
+                ":connected": db.s("connected"),
+                ":reason": db.s(reason or "unspecified"),
+                ":now": db.s(db.iso_now()),
+            },
+        )
+    except Exception as exc:
+        if db.is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def disconnect(account_id: str) -> Connection | None:
+    """Forget the tokens and release the realm; returns the connection as it was (None if not live).
+
+    Read the tokens from the returned connection to revoke them at Intuit. Idempotent.
+    """
+    current = get_connection(account_id)
+    if current is None or current.status == "disconnected":
+        return None
+    try:
+        db.client().transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": db.table_name(),
+                        "Key": _connection_key(account_id),
+                        "UpdateExpression": "SET #status = :disconnected, disconnected_at = :now, "
+                        "updated_at = :now "
+                        "REMOVE access_token_enc, refresh_token_enc, access_expires_at, refresh_expires_at, "
+                        "gsi1pk, gsi1sk, status_reason",
+                        "ConditionExpression": "realm_id = :realm AND #status <> :disconnected",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {
+                            ":disconnected": db.s("disconnected"),
+                            ":now": db.s(db.iso_now()),
+                            ":realm": db.s(current.realm_id),
+                        },
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": db.table_name(),
+                        "Key": _owner_key(current.realm_id),
+                        "ConditionExpression": "attribute_not_exists(pk) OR account_id = :account",
+                        "ExpressionAttributeValues": {":account": db.s(account_id)},
+                    }
+                },
+            ]
+        )
+    except Exception as exc:
+        if db.cancellation_codes(exc):
+            raise ConcurrentModification(f"connection of {account_id} changed while disconnecting") from exc
+        raise
+    return current
+
+
+def update_settings(account_id: str, changes: Mapping[str, Any]) -> Connection:
+    """Change sync preferences (keys and types of :data:`DEFAULT_SETTINGS`) of a live connection."""
+    for name, value in changes.items():
+        if name not in DEFAULT_SETTINGS:
+            raise InvalidSetting(f"unknown setting {name!r}")
+        if type(value) is not type(DEFAULT_SETTINGS[name]):
+            raise InvalidSetting(f"setting {name!r} must be {type(DEFAULT_SETTINGS[name]).__name__}")
+    for _attempt in range(5):
+        item = _get_connection_item(account_id)
+        if item is None or db.get_s(item, "status") == "disconnected":
+            raise NotConnected(account_id)
+        merged = {**DEFAULT_SETTINGS, **db.get_json(item, "settings", {}), **changes}
+        try:
+            db.client().update_item(
+                TableName=db.table_name(),
+                Key=_connection_key(account_id),
+                UpdateExpression="SET settings = :new, updated_at = :now",
+                # Compare-and-set on the stored map: concurrent PATCHes of different keys both land.
+                ConditionExpression="settings = :old AND #status <> :disconnected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":new": db.json_value({k: v for k, v in merged.items() if k in DEFAULT_SETTINGS}),
+                    ":old": item["settings"],
+                    ":now": db.s(db.iso_now()),
+                    ":disconnected": db.s("disconnected"),
+                },
+            )
+        except Exception as exc:
+            if db.is_condition_failure(exc):
+                continue
+            raise
+        updated = get_connection(account_id)
+        if updated is not None:
+            return updated
+    raise ConcurrentModification(f"settings of {account_id} kept changing")
+
+
+def record_sync(account_id: str, at_iso: str | None = None) -> None:
+    """Set ``last_sync_at`` (never moves backwards; a no-op for unknown accounts)."""
+    try:
+        db.client().update_item(
+            TableName=db.table_name(),
+            Key=_connection_key(account_id),
+            UpdateExpression="SET last_sync_at = :at",
+            ConditionExpression="attribute_exists(pk) "
+            "AND (attribute_not_exists(last_sync_at) OR last_sync_at < :at)",
+            ExpressionAttributeValues={":at": db.s(at_iso or db.iso_now())},
+        )
+    except Exception as exc:
+        if not db.is_condition_failure(exc):
+            raise
+
+
+# ---------------------------------------------------------------------------------------- OAuth state
+def _state_key(state: str) -> db.Item:
+    return db.key(f"OAUTH_STATE#{db.key_part(state, 'OAuth state')}", "STATE")
+
+
+def put_oauth_state(state: str, account_id: str, ttl_seconds: float = 600) -> None:
+    """Remember a fresh OAuth ``state`` for the account until it expires."""
+    if ttl_seconds <= 0:
+        raise ValueError("ttl_seconds must be positive")
+    expires_at = db.now() + ttl_seconds
+    db.client().put_item(
+        TableName=db.table_name(),
+        Item={
+            **_state_key(state),
+            "account_id": db.s(db.key_part(account_id, "account id")),
+            "state_expires_at": db.n(expires_at),
+            "expires_at": db.n(int(expires_at) + 1),  # TTL housekeeping only; it runs late
+        },
+        # A colliding random state would bind the consent to the wrong account: refuse it.
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+
+
+def consume_oauth_state(state: str) -> str:
+    """Use the state exactly once; returns the account it was issued for.
+
+    Raises :class:`OAuthStateInvalid` for unknown, expired (DynamoDB TTL deletes late, so expiry is
+    checked here) and already used states.
+    """
+    try:
+        key = _state_key(state)
+    except ValueError as exc:
+        raise OAuthStateInvalid("malformed") from exc
+    try:
+        answer = db.client().delete_item(
+            TableName=db.table_name(),
+            Key=key,
+            ConditionExpression="attribute_exists(pk)",
+            ReturnValues="ALL_OLD",
+        )
+    except Exception as exc:
+        if db.is_condition_failure(exc):
+            raise OAuthStateInvalid("unknown or already used") from exc
+        raise
+    old = answer["Attributes"]
+    if db.get_float(old, "state_expires_at") < db.now():
+        raise OAuthStateInvalid("expired")
+    return db.get_s(old, "account_id")

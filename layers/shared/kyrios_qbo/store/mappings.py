@@ -1,0 +1,235 @@
+"""Kyrios ↔ QBO id mappings per company and kind, and the customer email index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from kyrios_qbo.store import _dynamo as db
+from kyrios_qbo.store.errors import ConcurrentModification, InvalidKey, MappingConflict, StaleVersion
+
+MappingKind = Literal["invoice", "payment", "customer", "item", "tax_code", "sales_receipt"]
+MAPPING_KINDS: tuple[str, ...] = get_args(MappingKind)
+
+
+@dataclass(frozen=True)
+class IdMapping:
+    realm_id: str
+    kind: MappingKind
+    kyrios_id: str
+    qbo_id: str
+    sync_token: str | None
+    applied_version: int
+    """Newest Kyrios document version written to QBO (0 for unversioned things like items)."""
+    updated_at: str
+
+
+def _kind(kind: str) -> str:
+    if kind not in MAPPING_KINDS:
+        raise InvalidKey(f"unknown mapping kind {kind!r}; expected one of {MAPPING_KINDS}")
+    return kind
+
+
+def _forward_key(realm_id: str, kind: str, kyrios_id: str) -> db.Item:
+    return db.key(db.realm_pk(realm_id), f"MAP#{_kind(kind)}#{db.key_part(kyrios_id, 'Kyrios id')}")
+
+
+def _reverse_key(realm_id: str, kind: str, qbo_id: str) -> db.Item:
+    return db.key(db.realm_pk(realm_id), f"QMAP#{_kind(kind)}#{db.key_part(qbo_id, 'QBO id')}")
+
+
+def _to_mapping(realm_id: str, kind: str, item: db.Item) -> IdMapping:
+    return IdMapping(
+        realm_id=realm_id,
+        kind=kind,  # type: ignore[arg-type]  # validated by _kind when the key was built
+        kyrios_id=db.get_s(item, "kyrios_id"),
+        qbo_id=db.get_s(item, "qbo_id"),
+        sync_token=db.opt_s(item, "sync_token"),
+        applied_version=db.get_int(item, "applied_version"),
+        updated_at=db.get_s(item, "updated_at"),
+    )
+
+
+def get_mapping(realm_id: str, kind: MappingKind, kyrios_id: str) -> IdMapping | None:
+    answer = db.client().get_item(
+        TableName=db.table_name(), Key=_forward_key(realm_id, kind, kyrios_id), ConsistentRead=True
+    )
+    return _to_mapping(realm_id, kind, answer["Item"]) if "Item" in answer else None
+
+
+def find_kyrios_id(realm_id: str, kind: MappingKind, qbo_id: str) -> str | None:
+    """Which Kyrios document a QBO object belongs to (None: not created or imported by us)."""
+    answer = db.client().get_item(
+        TableName=db.table_name(), Key=_reverse_key(realm_id, kind, qbo_id), ConsistentRead=True
+    )
+    return db.get_s(answer["Item"], "kyrios_id") if "Item" in answer else None
+
+
+def put_mapping(
+    realm_id: str,
+    kind: MappingKind,
+    kyrios_id: str,
+    *,
+    qbo_id: str,
+    sync_token: str | None,
+    applied_version: int,
+) -> IdMapping:
+    """Record that QBO now reflects ``applied_version`` of the Kyrios document.
+
+    Only a newer version is accepted: :class:`StaleVersion` otherwise (the caller's write to QBO
+    was superseded or already recorded). Both directions are written in one transaction, so a
+    reverse lookup never disagrees with the forward mapping. :class:`MappingConflict` if the QBO id
+    already belongs to another Kyrios id.
+    """
+    forward = _forward_key(realm_id, kind, kyrios_id)
+    reverse = _reverse_key(realm_id, kind, qbo_id)
+    for _attempt in range(5):
+        current = get_mapping(realm_id, kind, kyrios_id)
+        if current is not None and current.applied_version >= applied_version:
+            raise StaleVersion(f"{kind} {kyrios_id}", applied_version, current.applied_version)
+        now = db.iso_now()
+        values: dict[str, Any] = {
+            ":kyrios": db.s(kyrios_id),
+            ":qbo": db.s(qbo_id),
+            ":version": db.n(applied_version),
+            ":now": db.s(now),
+        }
+        sets = ["kyrios_id = :kyrios", "qbo_id = :qbo", "applied_version = :version", "updated_at = :now"]
+        if sync_token is not None:
+            values[":token"] = db.s(sync_token)
+            sets.append("sync_token = :token")
+        if current is None:
+            condition = "attribute_not_exists(pk)"
+        else:
+            # Exactly the version we read: a writer in between makes us re-read and re-judge.
+            condition = "applied_version = :read_version"
+            values[":read_version"] = db.n(current.applied_version)
+        operations: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": db.table_name(),
+                    "Key": forward,
+                    "UpdateExpression": f"SET {', '.join(sets)}"
+                    + ("" if sync_token is not None else " REMOVE sync_token"),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": db.table_name(),
+                    "Item": {**reverse, "kyrios_id": db.s(kyrios_id), "updated_at": db.s(now)},
+                    "ConditionExpression": "attribute_not_exists(pk) OR kyrios_id = :kyrios",
+                    "ExpressionAttributeValues": {":kyrios": db.s(kyrios_id)},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+        ]
+        if current is not None and current.qbo_id != qbo_id:
+            operations.append(
+                {
+                    "Delete": {
+                        "TableName": db.table_name(),
+                        "Key": _reverse_key(realm_id, kind, current.qbo_id),
+                        "ConditionExpression": "attribute_not_exists(pk) OR kyrios_id = :kyrios",
+                        "ExpressionAttributeValues": {":kyrios": db.s(kyrios_id)},
+                    }
+                }
+            )
+        try:
+            db.client().transact_write_items(TransactItems=operations)
+        except Exception as exc:
+            codes = db.cancellation_codes(exc)
+            if not codes:
+                raise
+            if codes[1] == "ConditionalCheckFailed":
+                holder = db.cancellation_items(exc)[1] or {}
+                raise MappingConflict(kind, qbo_id, db.opt_s(holder, "kyrios_id") or "?") from exc
+            continue  # forward item changed (or transaction conflict): re-read
+        return IdMapping(realm_id, kind, kyrios_id, qbo_id, sync_token, applied_version, now)
+    raise ConcurrentModification(f"mapping {kind} {kyrios_id} kept changing")
+
+
+def put_mapping_if_absent(
+    realm_id: str, kind: MappingKind, kyrios_id: str, *, qbo_id: str, sync_token: str | None = None
+) -> IdMapping:
+    """Map an unversioned thing (customer, item, tax code) once; returns the stored mapping.
+
+    If it is already mapped the existing mapping wins and is returned unchanged (first writer wins).
+    """
+    try:
+        return put_mapping(realm_id, kind, kyrios_id, qbo_id=qbo_id, sync_token=sync_token, applied_version=0)
+    except StaleVersion:
+        existing = get_mapping(realm_id, kind, kyrios_id)
+        if existing is None:  # pragma: no cover - StaleVersion means it exists; mappings are never deleted
+            raise ConcurrentModification(f"mapping {kind} {kyrios_id} vanished") from None
+        return existing
+
+
+def update_sync_token(realm_id: str, kind: MappingKind, kyrios_id: str, sync_token: str) -> None:
+    """Remember QBO's newest SyncToken (e.g. a payment bumped the invoice's) without a version change."""
+    try:
+        db.client().update_item(
+            TableName=db.table_name(),
+            Key=_forward_key(realm_id, kind, kyrios_id),
+            UpdateExpression="SET sync_token = :token, updated_at = :now",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":token": db.s(sync_token), ":now": db.s(db.iso_now())},
+        )
+    except Exception as exc:
+        if db.is_condition_failure(exc):
+            raise InvalidKey(f"no {kind} mapping for Kyrios id {kyrios_id}") from exc
+        raise
+
+
+# ---------------------------------------------------------------------------------------- email index
+def normalize_email(email: str) -> str:
+    """The form emails are indexed by: trimmed and case-folded."""
+    normalized = email.strip().casefold() if isinstance(email, str) else ""
+    local, _, domain = normalized.partition("@")
+    if not local or not domain or " " in normalized:
+        raise InvalidKey(f"not an email address: {email!r}")
+    return normalized
+
+
+def _email_key(realm_id: str, email: str) -> db.Item:
+    return db.key(db.realm_pk(realm_id), f"EMAIL#{db.key_part(normalize_email(email), 'email')}")
+
+
+def find_customer_by_email(realm_id: str, email: str) -> str | None:
+    """QBO customer id indexed for this email in the company."""
+    answer = db.client().get_item(
+        TableName=db.table_name(), Key=_email_key(realm_id, email), ConsistentRead=True
+    )
+    return db.get_s(answer["Item"], "qbo_customer_id") if "Item" in answer else None
+
+
+def index_customer_email(realm_id: str, email: str, qbo_customer_id: str) -> None:
+    """Point the email at the QBO customer (overwrites: QBO is the truth about who has which email)."""
+    db.client().put_item(
+        TableName=db.table_name(),
+        Item={
+            **_email_key(realm_id, email),
+            "qbo_customer_id": db.s(db.key_part(qbo_customer_id, "QBO customer id")),
+            "updated_at": db.s(db.iso_now()),
+        },
+    )
+
+
+def move_customer_email(
+    realm_id: str, qbo_customer_id: str, old_email: str | None, new_email: str | None
+) -> None:
+    """The customer's email changed in QBO: index the new one, drop the old one if it still points here."""
+    if new_email:
+        index_customer_email(realm_id, new_email, qbo_customer_id)
+    if old_email and (not new_email or normalize_email(old_email) != normalize_email(new_email)):
+        try:
+            db.client().delete_item(
+                TableName=db.table_name(),
+                Key=_email_key(realm_id, old_email),
+                ConditionExpression="qbo_customer_id = :customer",
+                ExpressionAttributeValues={":customer": db.s(qbo_customer_id)},
+            )
+        except Exception as exc:
+            if not db.is_condition_failure(exc):  # it points at another customer now: leave it
+                raise

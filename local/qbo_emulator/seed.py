@@ -1,0 +1,204 @@
+"""Default companies and app, and the building blocks the control API uses to add more.
+
+Each company gets: CompanyInfo (Country alpha-2) and Preferences (currency + tax prefs), the accounts
+"Sales of Product Income" and "Services" (Income), "Undeposited Funds" (Other Current Asset) and
+"Discounts given" (Income), an item "Services" (Id 1, QBO's default item), and its tax setup:
+US automated sales tax (one flat configurable rate), GB VAT 20/5/0, CA GST 5% / HST ON 13% / zero,
+AU GST 10% / GST free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .entities import Books
+from .oauth import App
+from .specs import ALPHA3, currency_ref
+from .state import Company
+
+if TYPE_CHECKING:
+    from .core import Emulator
+
+DEFAULT_CLIENT_ID = "emulator-client-id"
+DEFAULT_CLIENT_SECRET = "emulator-client-secret"
+DEFAULT_VERIFIER_TOKEN = "emulator-verifier-token"
+DEFAULT_REDIRECT_URIS = [
+    "http://localhost:3000/qbo/callback",
+    "http://127.0.0.1:3000/qbo/callback",
+    "http://localhost/callback",
+    "http://127.0.0.1/callback",
+]
+
+US_REALM = "9341450000000001"
+GB_REALM = "9341450000000002"
+CA_REALM = "9341450000000003"
+AU_REALM = "9341450000000004"
+
+TIMEZONES = {
+    "US": "America/Los_Angeles",
+    "GB": "Europe/London",
+    "CA": "America/Toronto",
+    "AU": "Australia/Sydney",
+    "NZ": "Pacific/Auckland",
+    "IN": "Asia/Kolkata",
+}
+CURRENCIES = {"US": "USD", "GB": "GBP", "CA": "CAD", "AU": "AUD", "NZ": "NZD", "IN": "INR"}
+
+# country -> (agency name, [(rate name, rate, code name)])
+TAX_SETUPS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
+    "GB": ("HMRC", [("20.0% S", "20", "20.0% S"), ("5.0% R", "5", "5.0% R"), ("0.0% Z", "0", "0.0% Z")]),
+    "CA": (
+        "Canada Revenue Agency",
+        [("GST", "5", "GST"), ("HST ON", "13", "HST ON"), ("Zero-rated", "0", "Zero-rated")],
+    ),
+    "AU": (
+        "Australian Taxation Office",
+        [("GST (sales)", "10", "GST"), ("GST free (sales)", "0", "GST free")],
+    ),
+    "NZ": ("Inland Revenue", [("GST", "15", "GST"), ("Zero-rated", "0", "Zero-rated")]),
+}
+
+
+@dataclass
+class CompanySpec:
+    realm_id: str
+    name: str
+    country: str
+    home_currency: str | None = None
+    multi_currency: bool = False
+    ast_rate: str | None = "8.25"
+    tz: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CompanySpec:
+        return cls(
+            realm_id=str(d["realm_id"]),
+            name=str(d["name"]),
+            country=str(d.get("country", "US")),
+            home_currency=d.get("home_currency"),
+            multi_currency=bool(d.get("multi_currency", False)),
+            ast_rate=None if d.get("ast_rate", "8.25") is None else str(d.get("ast_rate", "8.25")),
+            tz=d.get("tz"),
+        )
+
+
+DEFAULT_COMPANIES = [
+    CompanySpec(US_REALM, "Sunrise Yoga LLC", "US", "USD", ast_rate="8.25"),
+    CompanySpec(GB_REALM, "Thames Pottery Ltd", "GB", "GBP"),
+    CompanySpec(CA_REALM, "Maple Leaf Bikes Inc.", "CA", "CAD"),
+    CompanySpec(AU_REALM, "Harbour Coffee Pty Ltd", "AU", "AUD"),
+]
+
+
+def default_app() -> App:
+    return App(
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        list(DEFAULT_REDIRECT_URIS),
+        verifier_token=DEFAULT_VERIFIER_TOKEN,
+    )
+
+
+def add_company(emu: Emulator, spec: CompanySpec) -> Company:
+    """Create a company with its standard records (caller holds the state lock)."""
+    country = ALPHA3.get(spec.country.upper(), spec.country.upper())
+    currency = spec.home_currency or CURRENCIES.get(country, "USD")
+    co = Company(
+        realm_id=spec.realm_id,
+        name=spec.name,
+        country=country,
+        home_currency=currency,
+        tz=spec.tz or TIMEZONES.get(country, "UTC"),
+        multi_currency=spec.multi_currency,
+        ast_rate=Decimal(spec.ast_rate) if (country == "US" and spec.ast_rate is not None) else None,
+    )
+    emu.state.companies[co.realm_id] = co
+    books = Books(emu.state, co)
+    addr = {"Id": "1", "Line1": "1 Emulator Street", "City": "Springfield", "Country": country}
+    books._new_record(
+        "CompanyInfo",
+        {
+            "CompanyName": co.name,
+            "LegalName": co.name,
+            "CompanyAddr": addr,
+            "CustomerCommunicationAddr": addr,
+            "LegalAddr": addr,
+            "PrimaryPhone": {},
+            "CompanyStartDate": "2024-01-01",
+            "FiscalYearStartMonth": "January",
+            "Country": country,
+            "Email": {"Address": "owner@example.com"},
+            "WebAddr": {},
+            "SupportedLanguages": "en",
+            "NameValue": [
+                {"Name": "OfferingSku", "Value": "QuickBooks Online Plus"},
+                {"Name": "SubscriptionStatus", "Value": "PAID"},
+            ],
+        },
+        obj_id="1",
+    )
+    books._new_record("Preferences", preferences_body(co), obj_id="1")
+    for name, atype, sub in [
+        ("Sales of Product Income", "Income", "SalesOfProductIncome"),
+        ("Services", "Income", "ServiceFeeIncome"),
+        ("Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
+        ("Discounts given", "Income", "DiscountsRefundsGiven"),
+    ]:
+        books.create("Account", {"Name": name, "AccountType": atype, "AccountSubType": sub}, emit=False)
+    services = next(a for a in co.live("Account") if a.data["Name"] == "Services")
+    books.create(
+        "Item",
+        {"Name": "Services", "Type": "Service", "IncomeAccountRef": {"value": services.id}},
+        emit=False,
+    )
+    if co.is_us:
+        agency = books.create("TaxAgency", {"DisplayName": "Emulator Department of Revenue"}, emit=False)
+        rate = books.seed_tax_rate("Automated Sales Tax rate", co.ast_rate or Decimal(0), agency.id)
+        books.seed_tax_code("Automated Sales Tax", [rate])
+    elif country in TAX_SETUPS:
+        agency_name, rates = TAX_SETUPS[country]
+        agency = books.create("TaxAgency", {"DisplayName": agency_name}, emit=False)
+        for rate_name, value, code_name in rates:
+            rate = books.seed_tax_rate(rate_name, Decimal(value), agency.id)
+            books.seed_tax_code(code_name, [rate])
+    return co
+
+
+def preferences_body(co: Company) -> dict[str, Any]:
+    tax: dict[str, Any] = {"UsingSalesTax": True}
+    if co.is_us:
+        tax["PartnerTaxEnabled"] = True  # automated sales tax
+    return {
+        "AccountingInfoPrefs": {
+            "TrackDepartments": False,
+            "ClassTrackingPerTxn": False,
+            "CustomerTerminology": "Customers",
+        },
+        "ProductAndServicesPrefs": {
+            "ForSales": True,
+            "ForPurchase": True,
+            "QuantityWithPriceAndRate": True,
+            "QuantityOnHand": True,
+        },
+        "SalesFormsPrefs": {
+            "AllowDiscount": True,
+            "AllowDeposit": True,
+            "AllowShipping": False,
+            "CustomTxnNumbers": False,
+            "AutoApplyCredit": True,
+            "DefaultTerms": {"value": "3"},
+        },
+        "TaxPrefs": tax,
+        "CurrencyPrefs": {
+            "MultiCurrencyEnabled": co.multi_currency,
+            "HomeCurrency": currency_ref(co.home_currency),
+        },
+        "OtherPrefs": {"NameValue": [{"Name": "SalesFormsPrefs.DefaultCustomerMessage", "Value": ""}]},
+    }
+
+
+def seed_defaults(emu: Emulator) -> None:
+    for spec in DEFAULT_COMPANIES:
+        add_company(emu, spec)

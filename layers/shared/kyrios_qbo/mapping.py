@@ -1,0 +1,504 @@
+"""Pure builders: Kyrios invoices and payments → QBO JSON bodies (Invoice, Payment, SalesReceipt,
+Customer, Item), plus deterministic ``requestid`` values and the expected QBO total.
+
+Amount rule (what QBO computes, and what the emulator must compute; implemented once in
+``kyrios_qbo.money.compute_amounts``). All rounding is to cents, ROUND_HALF_UP:
+
+1. Line gross = round(Qty × UnitPrice).
+2. Line discount (Kyrios has them, QBO lines do not): percent → round(gross × p / 100); amount → the
+   amount, capped at gross. Line net = gross − line discount. The QBO line carries the *net*:
+   ``Amount`` = net, and ``Qty``/``UnitPrice`` = the Kyrios quantity and net ÷ quantity when that
+   division is exact within 5 decimals, else ``Qty`` 1 and ``UnitPrice`` = net; the description says
+   which discount was applied. Why not a DiscountLineDetail per line: QBO allows one discount line per
+   transaction, applied to the whole subtotal, so per-line discounts can only be expressed in the line.
+3. Subtotal = Σ line nets (QBO's SubTotalLineDetail).
+4. Invoice discount (one ``DiscountLineDetail``): percent → ``PercentBased: true``, ``DiscountPercent`` p,
+   ``Amount`` = round(subtotal × p / 100); amount → ``PercentBased: false``, ``Amount`` (capped at subtotal).
+   Tax is computed after the discount (``ApplyTaxAfterDiscount: true``).
+5. Discount allocation for tax: lines are grouped by their set of tax rates; each group gets
+   round(D × group net / subtotal), the largest group (ties: last in sort order) takes the remainder.
+6. Tax-exclusive (``TaxExcluded``): per QBO TaxRate, NetAmountTaxable = Σ (group net − group discount)
+   over the groups carrying that rate; tax = round(NetAmountTaxable × rate / 100) — one rounding per
+   rate per document, like ``TxnTaxDetail.TaxLine`` (e.g. 325.75 at 8 % → 26.06).
+   Total = subtotal − D + Σ tax.
+7. Tax-inclusive (``TaxInclusive``): line amounts include tax. Per group with combined rate R:
+   G = group net − group discount; net = round(G × 100 / (100 + R)); each rate's tax = round(net × r / 100),
+   the group's last rate (sorted by rate key) takes the remainder so the group's tax is G − net.
+   Total = subtotal − D (tax never changes an inclusive total). QBO lines get ``TaxInclusiveAmt`` = the
+   inclusive line net and ``Amount`` = round(inclusive net × 100 / (100 + R_line)) (*uncertain*: QBO's
+   exact handling of inclusive lines is not documented; the total is what we check).
+8. US companies: lines are ``TAX``/``NON`` and QBO's automated sales tax picks the rates, so the expected
+   total uses Kyrios' rates and a mismatch means AST disagreed (report it, do not retry).
+
+Numbers in the returned bodies are JSON floats made from 2-decimal (or ≤5-decimal unit price) Decimals,
+which ``json.dumps`` prints exactly (``repr`` is the shortest round-trip form).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from kyrios_qbo.models.kyrios import (
+    AmountDiscount,
+    InvoicePayment,
+    KyriosDocument,
+    KyriosInvoice,
+    KyriosLine,
+    KyriosPaymentDocument,
+    KyriosProduct,
+    PercentDiscount,
+    line_inputs,
+)
+from kyrios_qbo.models.qbo import CompanyInfo
+from kyrios_qbo.money import (
+    HUNDRED,
+    DocumentAmounts,
+    LineAmounts,
+    LineInput,
+    as_json_number,
+    compute_amounts,
+    format_rate,
+    to_cents,
+)
+from kyrios_qbo.tax import TaxPlan
+
+DOC_NUMBER_LIMIT = 21
+NAME_LIMIT = 100
+REQUEST_ID_LIMIT = 50
+PRIVATE_NOTE_LIMIT = 4000
+PUSHED_INVOICE_NOTE = "Kyrios invoice"
+"""Start of the PrivateNote of every invoice the pusher creates: the poller and the import use it to
+recognise (and never echo back) invoices that came from Kyrios, even before the id mapping exists."""
+_UNIT_PRICE_PLACES = Decimal("0.00001")
+
+
+# ------------------------------------------------------------------------------------ errors
+
+
+class MappingError(ValueError):
+    """A Kyrios document that cannot become a QBO document. ``code`` is stable for the sync log;
+    the message says in plain words what to do. ``permanent`` errors are not retried."""
+
+    code = "mapping_error"
+    permanent = True
+
+
+class MissingCustomerEmail(MappingError):
+    code = "missing_customer_email"
+
+
+class ImportedDocument(MappingError):
+    code = "imported_from_quickbooks"
+
+
+class MissingReference(MappingError):
+    code = "missing_reference"
+
+
+class CurrencyNotEnabled(MappingError):
+    code = "currency_not_enabled"
+
+
+# ------------------------------------------------------------------------------------ inputs
+
+
+@dataclass(frozen=True)
+class CompanyProfile:
+    """What mapping needs to know about the QBO company."""
+
+    is_us: bool
+    home_currency: str
+    multicurrency_enabled: bool = False
+
+    @classmethod
+    def from_company_info(
+        cls, info: CompanyInfo, *, home_currency: str, multicurrency_enabled: bool = False
+    ) -> CompanyProfile:
+        """``home_currency``/``multicurrency_enabled`` come from QBO ``Preferences.CurrencyPrefs``."""
+        return cls(info.is_us, home_currency.upper(), multicurrency_enabled)
+
+
+@dataclass(frozen=True)
+class DocumentRefs:
+    """QBO ids a document refers to: the customer, and the Item per Kyrios product id."""
+
+    customer_id: str
+    item_ids: Mapping[str, str]
+
+    def item_for(self, product: KyriosProduct) -> str:
+        item_id = self.item_ids.get(product.id)
+        if not item_id:
+            raise MissingReference(f"no QuickBooks item for Kyrios product {product.id} ({product.name})")
+        return item_id
+
+
+# ------------------------------------------------------------------------------------ identifiers
+
+
+def request_id(kind: str, *parts: object) -> str:
+    """A deterministic QBO ``requestid`` (≤ 50 chars): creation keyed by document, changes by document +
+    version, payments by Kyrios payment id. Same inputs → same id, so a retried write is not repeated."""
+    prefix = re.sub(r"[^a-z0-9]", "", kind.lower())[:10] or "req"
+    digest = hashlib.sha256("\x1f".join([kind, *map(str, parts)]).encode()).hexdigest()
+    return f"{prefix}-{digest[: REQUEST_ID_LIMIT - len(prefix) - 1]}"
+
+
+def doc_number(number: str) -> str:
+    """QBO ``DocNumber`` (≤ 21 chars). Longer Kyrios numbers become an 8-char hash + ``-`` + the last
+    12 characters (the distinctive end of numbers like ``INVOICE-2026-000123``); the full number is
+    kept in ``PrivateNote``."""
+    number = _clean(number)
+    if len(number) <= DOC_NUMBER_LIMIT:
+        return number
+    digest = hashlib.sha256(number.encode()).hexdigest()[:8].upper()
+    return f"{digest}-{number[-(DOC_NUMBER_LIMIT - 9) :]}"
+
+
+def _clean(text: str) -> str:
+    """One line of text: control characters (tabs, newlines) become spaces, runs of spaces collapse."""
+    return re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", " ", text)).strip()
+
+
+def _qbo_name(text: str) -> str:
+    """QBO names: one line, and no ':' (QBO reserves it for sub-customer / sub-item paths)."""
+    return _clean(text.replace(":", "-"))
+
+
+def _fit(base: str, suffix: str, limit: int = NAME_LIMIT) -> str:
+    return (base[: max(0, limit - len(suffix))].rstrip() + suffix).strip()[:limit]
+
+
+def display_name(name: str | None, email: str | None, attempt: int = 1) -> str:
+    """Customer ``DisplayName`` for attempt n (n grows after each 6240 clash): ``Jane Doe``, then
+    ``Jane Doe (jane@example.com)``, then ``Jane Doe (jane@example.com) 2``… (≤ 100 chars, no ':')."""
+    if attempt < 1:
+        raise ValueError("attempt starts at 1")
+    base = _qbo_name(name or "") or _qbo_name(email or "") or "Kyrios customer"
+    if attempt == 1:
+        return _fit(base, "")
+    email_part = f" ({_qbo_name(email)[:60]})" if email else ""
+    counter = f" {attempt - 1}" if attempt > 2 or not email else ""
+    return _fit(base, email_part + counter)
+
+
+def item_name(product: KyriosProduct, attempt: int = 1) -> str:
+    """Item ``Name``: the product name (with its SKU when it has one); after a clash, a short stable tag
+    from the Kyrios product id is added, then a counter."""
+    if attempt < 1:
+        raise ValueError("attempt starts at 1")
+    base = _qbo_name(product.name) or "Kyrios product"
+    if product.sku:
+        base = _fit(base, f" ({_qbo_name(product.sku)[:30]})")
+    if attempt == 1:
+        return _fit(base, "")
+    tag = hashlib.sha256(product.id.encode()).hexdigest()[:6]
+    return _fit(base, f" [{tag}]" + (f" {attempt - 1}" if attempt > 2 else ""))
+
+
+# ------------------------------------------------------------------------------------ customers, items
+
+
+def customer_payload(
+    name: str | None,
+    email: str | None,
+    *,
+    given_name: str | None = None,
+    family_name: str | None = None,
+    company: str | None = None,
+    phone: str | None = None,
+    attempt: int = 1,
+) -> dict[str, Any]:
+    """Body of ``POST customer``. A customer without an email cannot be matched later: permanent error."""
+    if not email:
+        raise MissingCustomerEmail(
+            "the Kyrios customer has no email address, so it cannot be matched to a QuickBooks customer: "
+            "add an email in Kyrios and send the document again"
+        )
+    body: dict[str, Any] = {
+        "DisplayName": display_name(name, email, attempt),
+        "PrimaryEmailAddr": {"Address": email},
+    }
+    if given_name:
+        body["GivenName"] = _clean(given_name)[:100]
+    if family_name:
+        body["FamilyName"] = _clean(family_name)[:100]
+    if company:
+        body["CompanyName"] = _clean(company)[:100]
+    if phone:
+        body["PrimaryPhone"] = {"FreeFormNumber": _clean(phone)[:30]}
+    return body
+
+
+def item_payload(product: KyriosProduct, income_account_id: str, *, attempt: int = 1) -> dict[str, Any]:
+    """Body of ``POST item``: a Service item per Kyrios product."""
+    body: dict[str, Any] = {
+        "Name": item_name(product, attempt),
+        "Type": "Service",
+        "IncomeAccountRef": {"value": income_account_id},
+    }
+    if product.sku:
+        body["Sku"] = _clean(product.sku)[:100]
+    if product.description:
+        body["Description"] = product.description[:4000]
+    return body
+
+
+# ------------------------------------------------------------------------------------ amounts
+
+
+def _line_inputs(document: KyriosDocument, tax_plan: TaxPlan | None) -> list[LineInput]:
+    inputs = line_inputs(document.lines)
+    if tax_plan is None:
+        return inputs
+    # Group tax by the QBO TaxRate each line will use: that is where QBO rounds.
+    return [
+        LineInput(
+            key=item.key,
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            discount_percent=item.discount_percent,
+            discount_amount=item.discount_amount,
+            rates=tax_plan.lines[item.key].rate_keys if item.key in tax_plan.lines else item.rates,
+        )
+        for item in inputs
+    ]
+
+
+def expected_amounts(document: KyriosDocument, tax_plan: TaxPlan | None = None) -> DocumentAmounts:
+    """The document's amounts as QBO will compute them (rule in the module docstring)."""
+    discount = document.discount
+    return compute_amounts(
+        _line_inputs(document, tax_plan),
+        discount_percent=discount.percent if isinstance(discount, PercentDiscount) else None,
+        discount_amount=discount.amount if isinstance(discount, AmountDiscount) else None,
+        prices_include_tax=document.prices_include_tax,
+    )
+
+
+def expected_total(document: KyriosDocument, tax_plan: TaxPlan | None = None) -> Decimal:
+    """The ``TotalAmt`` QBO should report for this document."""
+    return expected_amounts(document, tax_plan).total
+
+
+def totals_match(kyrios_total: Decimal | float | str, qbo_total_amt: Decimal | float | str | None) -> bool:
+    """Equal to the cent (QBO answers floats like ``100.0``)."""
+    if qbo_total_amt is None:
+        return False
+    return to_cents(Decimal(str(kyrios_total))) == to_cents(Decimal(str(qbo_total_amt)))
+
+
+# ------------------------------------------------------------------------------------ documents
+
+
+def _money(value: Decimal) -> float:
+    return as_json_number(to_cents(value))
+
+
+def _discount_note(line: KyriosLine, amounts: LineAmounts) -> str:
+    if isinstance(line.discount, PercentDiscount):
+        what = f"{format_rate(line.discount.percent)}% discount"
+    else:
+        what = "discount"
+    return f"{what} of {amounts.discount} on {format_rate(line.quantity)} × {line.unit_price}"
+
+
+def _qty_and_price(quantity: Decimal, amount: Decimal) -> tuple[Decimal, Decimal]:
+    """Qty and UnitPrice whose product is exactly ``amount`` (QBO checks Amount = Qty × UnitPrice)."""
+    unit = (amount / quantity).quantize(_UNIT_PRICE_PLACES)
+    if unit * quantity == amount:
+        return quantity, unit.normalize() if unit == unit.to_integral() else unit
+    return Decimal(1), amount
+
+
+def _sales_line(
+    line: KyriosLine,
+    amounts: LineAmounts,
+    refs: DocumentRefs,
+    tax_plan: TaxPlan,
+    prices_include_tax: bool,
+    line_num: int,
+) -> dict[str, Any]:
+    description = line.product.description or line.product.name
+    amount = amounts.net
+    detail: dict[str, Any] = {"ItemRef": {"value": refs.item_for(line.product)}}
+    if prices_include_tax and line.taxes:
+        combined = sum((tax.rate_percent for tax in line.taxes), Decimal(0))
+        detail["TaxInclusiveAmt"] = _money(amounts.net)
+        amount = to_cents(amounts.net * HUNDRED / (HUNDRED + combined))
+    if amounts.discount or amount != amounts.gross:
+        quantity, unit_price = _qty_and_price(line.quantity, amount)
+        if amounts.discount:
+            description = f"{description} ({_discount_note(line, amounts)})"
+    else:
+        quantity, unit_price = line.quantity, line.unit_price
+    detail["Qty"] = as_json_number(quantity)
+    detail["UnitPrice"] = as_json_number(unit_price)
+    detail["TaxCodeRef"] = {"value": tax_plan.tax_code_for(line.line_id)}
+    return {
+        "LineNum": line_num,
+        "Description": _clean(description)[:4000],
+        "Amount": _money(amount),
+        "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": detail,
+    }
+
+
+def _lines(document: KyriosDocument, refs: DocumentRefs, tax_plan: TaxPlan) -> list[dict[str, Any]]:
+    amounts = expected_amounts(document, tax_plan)
+    lines = [
+        _sales_line(line, line_amounts, refs, tax_plan, document.prices_include_tax, index)
+        for index, (line, line_amounts) in enumerate(zip(document.lines, amounts.lines, strict=True), start=1)
+    ]
+    discount = document.discount
+    if discount is not None and amounts.discount > 0:
+        detail: dict[str, Any] = {"PercentBased": isinstance(discount, PercentDiscount)}
+        if isinstance(discount, PercentDiscount):
+            detail["DiscountPercent"] = as_json_number(discount.percent)
+        lines.append(
+            {
+                "LineNum": len(lines) + 1,
+                "Amount": _money(amounts.discount),
+                "DetailType": "DiscountLineDetail",
+                "DiscountLineDetail": detail,
+            }
+        )
+    return lines
+
+
+def _currency_ref(currency: str, company: CompanyProfile) -> dict[str, str] | None:
+    if currency == company.home_currency:
+        return None
+    if not company.multicurrency_enabled:
+        raise CurrencyNotEnabled(
+            f"the document is in {currency} but the QuickBooks company works in {company.home_currency} "
+            "without multi-currency: turn on multi-currency in QuickBooks or bill in the home currency"
+        )
+    return {"value": currency}
+
+
+def _common(
+    document: KyriosDocument, refs: DocumentRefs, tax_plan: TaxPlan, company: CompanyProfile
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": refs.customer_id},
+        "Line": _lines(document, refs, tax_plan),
+    }
+    currency = _currency_ref(document.currency, company)
+    if currency:
+        body["CurrencyRef"] = currency
+    if company.is_us:
+        body["ApplyTaxAfterDiscount"] = True
+    elif tax_plan.global_tax_calculation:
+        body["GlobalTaxCalculation"] = tax_plan.global_tax_calculation
+    if document.customer.email:
+        body["BillEmail"] = {"Address": document.customer.email}
+    return body
+
+
+def invoice_payload(
+    invoice: KyriosInvoice, refs: DocumentRefs, tax_plan: TaxPlan, company: CompanyProfile
+) -> dict[str, Any]:
+    """Body of ``POST invoice`` (create)."""
+    if invoice.is_imported:
+        raise ImportedDocument(
+            f"invoice {invoice.number} was imported from QuickBooks (Id {invoice.source.qbo_invoice_id}) "
+            "and is never sent back"
+        )
+    body = _common(invoice, refs, tax_plan, company)
+    body.update(
+        {
+            "DocNumber": doc_number(invoice.number),
+            "TxnDate": invoice.issue_date.isoformat(),
+            "DueDate": invoice.due_date.isoformat(),
+            "PrivateNote": f"{PUSHED_INVOICE_NOTE} {invoice.id} (number {invoice.number})"[
+                :PRIVATE_NOTE_LIMIT
+            ],
+        }
+    )
+    return body
+
+
+def invoice_update_payload(
+    invoice: KyriosInvoice,
+    refs: DocumentRefs,
+    tax_plan: TaxPlan,
+    company: CompanyProfile,
+    *,
+    qbo_invoice_id: str,
+    sync_token: str,
+) -> dict[str, Any]:
+    """Body of a sparse ``POST invoice`` update: every mapped field, with ``Line`` replaced as a whole."""
+    body = invoice_payload(invoice, refs, tax_plan, company)
+    body.update({"Id": qbo_invoice_id, "SyncToken": sync_token, "sparse": True})
+    return body
+
+
+def void_payload(qbo_id: str, sync_token: str) -> dict[str, str]:
+    """Body of ``POST invoice?operation=void``."""
+    return {"Id": qbo_id, "SyncToken": sync_token}
+
+
+def payment_payload(
+    invoice: KyriosInvoice,
+    payment: InvoicePayment,
+    qbo_invoice_id: str,
+    qbo_customer_id: str,
+    company: CompanyProfile,
+    *,
+    deposit_account_id: str | None = None,
+    payment_method_id: str | None = None,
+) -> dict[str, Any]:
+    """Body of ``POST payment`` applying one Kyrios payment to the QBO invoice (the customer must be the
+    invoice's, else QBO answers 620). Its ``requestid`` is keyed by ``payment.payment_id``."""
+    amount = _money(payment.amount)
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": qbo_customer_id},
+        "TotalAmt": amount,
+        "TxnDate": payment.paid_at.date().isoformat(),
+        "PaymentRefNum": _clean(payment.payment_id)[:DOC_NUMBER_LIMIT],
+        "PrivateNote": (
+            f"Kyrios payment {payment.payment_id} ({payment.method}) for invoice {invoice.number}"
+        )[:PRIVATE_NOTE_LIMIT],
+        "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": qbo_invoice_id, "TxnType": "Invoice"}]}],
+    }
+    currency = _currency_ref(invoice.currency, company)
+    if currency:
+        body["CurrencyRef"] = currency
+    if deposit_account_id:
+        body["DepositToAccountRef"] = {"value": deposit_account_id}
+    if payment_method_id:
+        body["PaymentMethodRef"] = {"value": payment_method_id}
+    return body
+
+
+def sales_receipt_payload(
+    payment: KyriosPaymentDocument,
+    refs: DocumentRefs,
+    tax_plan: TaxPlan,
+    company: CompanyProfile,
+    *,
+    deposit_account_id: str | None = None,
+    payment_method_id: str | None = None,
+) -> dict[str, Any]:
+    """Body of ``POST salesreceipt`` for a completed Kyrios payment (order form, booking, …)."""
+    body = _common(payment, refs, tax_plan, company)
+    body.update(
+        {
+            "TxnDate": payment.paid_at.date().isoformat(),
+            "PaymentRefNum": _clean(payment.id)[:DOC_NUMBER_LIMIT],
+            "PrivateNote": (
+                f"Kyrios payment {payment.id} ({payment.source.replace('_', ' ')} {payment.source_id}, "
+                f"{payment.method})"
+            )[:PRIVATE_NOTE_LIMIT],
+        }
+    )
+    if deposit_account_id:
+        body["DepositToAccountRef"] = {"value": deposit_account_id}
+    if payment_method_id:
+        body["PaymentMethodRef"] = {"value": payment_method_id}
+    return body

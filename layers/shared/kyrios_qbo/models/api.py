@@ -1,0 +1,84 @@
+"""Request and response bodies of the UI API (``functions/api``) and its error shape.
+
+These models are the API's contract: the OpenAPI document (``openapi.json``) is generated from the
+routes that use them. Requests are strict (``extra="forbid"``, strict booleans) so that a typo in a
+field name or ``"yes"`` instead of ``true`` is a 400 naming the field, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+ConnectionStatusName = Literal["connected", "needs_reconnect", "not_connected"]
+
+
+class ApiError(BaseModel):
+    """Every 4xx/5xx answer of the API: a stable machine code and a sentence for people."""
+
+    error: str = Field(description="Stable machine-readable code, e.g. `not_connected`.")
+    message: str = Field(description="What went wrong and what to do, in plain words.")
+    field: str | None = Field(default=None, description="The offending request field, when there is one.")
+
+
+class SyncSettings(BaseModel):
+    """Per-account sync preferences. Everything is on by default."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    send_review_requests: bool = Field(
+        default=True, description="Send a review request to a contact when their first invoice is paid."
+    )
+    sync_contacts: bool = Field(
+        default=True, description="Create Kyrios contacts from new QuickBooks customers."
+    )
+    push_invoices: bool = Field(default=True, description="Send Kyrios invoices to QuickBooks.")
+    push_payments: bool = Field(default=True, description="Send Kyrios payments to QuickBooks.")
+
+
+class SettingsPatch(BaseModel):
+    """``PATCH /integrations/quickbooks/settings``: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    send_review_requests: StrictBool | None = None
+    sync_contacts: StrictBool | None = None
+    push_invoices: StrictBool | None = None
+    push_payments: StrictBool | None = None
+
+    def changes(self) -> dict[str, bool]:
+        """The settings this patch sets (explicit ``null`` counts as not given)."""
+        return {name: value for name, value in self.model_dump(exclude_none=True).items()}
+
+
+class ConnectResponse(BaseModel):
+    authorize_url: str = Field(description="Send the browser here to log in at Intuit and approve.")
+
+
+class ConnectionStatus(BaseModel):
+    """``GET /integrations/quickbooks``."""
+
+    status: ConnectionStatusName
+    realm_id: str | None = None
+    company_name: str | None = None
+    country: str | None = Field(default=None, description="ISO 3166 alpha-2 country of the company.")
+    currency: str | None = Field(default=None, description="Home currency of the company (ISO 4217).")
+    connected_at: datetime | None = Field(
+        default=None,
+        description="When the company was first connected to this account: only contacts and invoices "
+        "created after it are synced. Reconnecting the same company keeps it.",
+    )
+    settings: SyncSettings | None = None
+    last_sync_at: datetime | None = Field(default=None, description="Time of the last successful sync.")
+
+
+class DisconnectResponse(BaseModel):
+    """``DELETE /integrations/quickbooks``: the local disconnect always happens."""
+
+    status: Literal["not_connected"] = "not_connected"
+    revoked: bool = Field(description="Intuit confirmed the revocation (or there was nothing to revoke).")
+    revoke_error: str | None = Field(
+        default=None, description="Why revocation at Intuit failed; the tokens are forgotten anyway."
+    )

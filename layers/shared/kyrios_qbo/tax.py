@@ -1,0 +1,358 @@
+"""Kyrios taxes → QBO tax handling. Pure functions, no I/O.
+
+Outside the US every QBO sales line needs a ``TaxCodeRef`` (else fault 6000) and a TaxCode is a bundle of
+TaxRates. :func:`plan_taxes` decides, per Kyrios line, which existing code to use, or describes the codes
+to create with ``POST taxservice/taxcode`` (:meth:`TaxCodeToCreate.payload`); once the pusher has created
+them it calls :meth:`TaxPlan.resolve` with the new ids and hands the plan to ``kyrios_qbo.mapping``.
+
+Matching an existing code: active, not a US placeholder, and its *sales* rates have exactly the line's
+rates (as a multiset of percentages). Among several, the one whose rate/code names match the Kyrios tax
+names wins, then the lowest Id (so the choice is stable). A line with no tax (or only 0 % taxes) uses a
+zero-rated code, preferring names like "Exempt", "Zero-rated", "No VAT".
+
+US companies use automated sales tax: lines are ``TAX`` (has a non-zero Kyrios tax) or ``NON``, and
+``TxnTaxDetail.TxnTaxCodeRef`` is left for QBO's AST to fill; ``GlobalTaxCalculation`` is not sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Literal
+
+from kyrios_qbo.models.kyrios import KyriosLine, LineTax
+from kyrios_qbo.models.qbo import CompanyInfo, TaxAgency, TaxCode, TaxRate
+from kyrios_qbo.money import ZERO, format_rate
+
+GlobalTaxCalculation = Literal["TaxInclusive", "TaxExcluded", "NotApplicable"]
+
+NAME_LIMIT = 100
+CODE_PREFIX = "Kyrios"
+ZERO_CODE_NAMES = ("exempt", "zero-rated", "zero rated", "no vat", "zero", "0%")
+US_TAXABLE, US_NON_TAXABLE = "TAX", "NON"
+_ZERO_KINDS = {
+    "zero": ("zero", "0.0% z", "0% z"),
+    "exempt": ("exempt", "0.0% e"),
+    "no vat": ("no vat", "out of scope"),
+    "free": ("free", "fre"),
+}
+
+# Which agency usually collects which tax, to pick a sensible TaxAgencyId for a new rate.
+_AGENCY_HINTS = {
+    "vat": ("hmrc", "hm revenue", "revenue"),
+    "gst": ("canada revenue", "cra", "australian taxation", "ato", "inland revenue", "iras"),
+    "hst": ("canada revenue", "cra"),
+    "pst": ("minist", "finance", "revenue"),
+    "qst": ("revenu québec", "revenu quebec", "revenue quebec"),
+}
+
+
+class TaxSetupError(ValueError):
+    """The company's tax setup cannot carry the Kyrios taxes (a permanent error a bookkeeper can fix)."""
+
+
+class UnresolvedTaxPlan(ValueError):
+    """A plan still has codes to create; call :meth:`TaxPlan.resolve` with their ids first."""
+
+
+@dataclass(frozen=True)
+class TaxRateToCreate:
+    """One rate of a new code: either a new rate (name/value/agency) or an existing rate reused by id."""
+
+    name: str
+    rate_percent: Decimal
+    agency_id: str | None = None
+    existing_rate_id: str | None = None
+
+    def detail(self) -> dict[str, str]:
+        if self.existing_rate_id:
+            return {"TaxRateId": self.existing_rate_id}
+        detail = {
+            "TaxRateName": self.name,
+            "RateValue": format_rate(self.rate_percent),
+            "TaxApplicableOn": "Sales",
+        }
+        if self.agency_id:
+            detail["TaxAgencyId"] = self.agency_id
+        return detail
+
+
+@dataclass(frozen=True)
+class TaxCodeToCreate:
+    key: str
+    """Stable identity of the tax combination (for the id-mapping store and the ``requestid``)."""
+    name: str
+    rates: tuple[TaxRateToCreate, ...]
+
+    def payload(self) -> dict[str, object]:
+        """Body of ``POST taxservice/taxcode``."""
+        return {"TaxCode": self.name, "TaxRateDetails": [rate.detail() for rate in self.rates]}
+
+
+@dataclass(frozen=True)
+class LineTaxCode:
+    line_id: str
+    tax_code_id: str | None
+    """Existing QBO TaxCode id (``TAX``/``NON`` for US companies); ``None`` until a new code is created."""
+    pending_key: str | None = None
+    rate_keys: tuple[tuple[str, Decimal], ...] = ()
+    """(rate identity, percent) per tax, so totals are rounded per QBO TaxRate as QBO does."""
+
+
+@dataclass(frozen=True)
+class TaxPlan:
+    is_us: bool
+    global_tax_calculation: GlobalTaxCalculation | None
+    """``None`` for US companies (AST decides)."""
+    lines: Mapping[str, LineTaxCode]
+    to_create: tuple[TaxCodeToCreate, ...] = field(default=())
+
+    @property
+    def is_resolved(self) -> bool:
+        return all(line.tax_code_id for line in self.lines.values())
+
+    def resolve(self, created: Mapping[str, str]) -> TaxPlan:
+        """The plan with codes created since planning (``TaxCodeToCreate.key`` → new TaxCode id)."""
+        missing = [code.key for code in self.to_create if code.key not in created]
+        if missing:
+            raise UnresolvedTaxPlan(f"no TaxCode id for {', '.join(missing)}")
+        lines = {
+            line_id: replace(line, tax_code_id=created[line.pending_key], pending_key=None)
+            if line.pending_key
+            else line
+            for line_id, line in self.lines.items()
+        }
+        return replace(self, lines=lines, to_create=())
+
+    def tax_code_for(self, line_id: str) -> str:
+        line = self.lines.get(line_id)
+        if line is None:
+            raise UnresolvedTaxPlan(f"the tax plan has no entry for line {line_id}")
+        if not line.tax_code_id:
+            raise UnresolvedTaxPlan(f"line {line_id} waits for TaxCode {line.pending_key} to be created")
+        return line.tax_code_id
+
+
+def global_tax_calculation(lines: Sequence[KyriosLine], prices_include_tax: bool) -> GlobalTaxCalculation:
+    """``NotApplicable`` when no line carries a non-zero tax, else inclusive/exclusive per Kyrios."""
+    if not any(tax.rate_percent > 0 for line in lines for tax in line.taxes):
+        return "NotApplicable"
+    return "TaxInclusive" if prices_include_tax else "TaxExcluded"
+
+
+def plan_taxes(
+    company: CompanyInfo,
+    lines: Sequence[KyriosLine],
+    *,
+    prices_include_tax: bool,
+    tax_codes: Iterable[TaxCode] = (),
+    tax_rates: Iterable[TaxRate] = (),
+    agencies: Iterable[TaxAgency] = (),
+) -> TaxPlan:
+    """Decide the QBO TaxCode of every line (see module docstring)."""
+    if company.is_us:
+        return TaxPlan(
+            is_us=True,
+            global_tax_calculation=None,
+            lines={
+                line.line_id: LineTaxCode(
+                    line.line_id,
+                    US_TAXABLE if any(tax.rate_percent > 0 for tax in line.taxes) else US_NON_TAXABLE,
+                    rate_keys=tuple((f"kyrios:{tax.tax_id}", tax.rate_percent) for tax in line.taxes),
+                )
+                for line in lines
+            },
+        )
+    planner = _Planner(list(tax_codes), list(tax_rates), list(agencies))
+    decided = {line.line_id: planner.decide(line) for line in lines}
+    return TaxPlan(
+        is_us=False,
+        global_tax_calculation=global_tax_calculation(lines, prices_include_tax),
+        lines=decided,
+        to_create=tuple(planner.to_create.values()),
+    )
+
+
+# ------------------------------------------------------------------------------------ internals
+
+
+def _fold(text: str | None) -> str:
+    return re.sub(r"\s+", " ", (text or "").casefold()).strip()
+
+
+def _names_match(kyrios_name: str, qbo_name: str | None) -> bool:
+    a, b = _fold(kyrios_name), _fold(qbo_name)
+    return bool(a and b) and (a in b or b in a)
+
+
+def _id_order(entity_id: str) -> tuple[int, int, str]:
+    return (0, int(entity_id), "") if entity_id.isdigit() else (1, 0, entity_id)
+
+
+def tax_set_key(taxes: Sequence[LineTax]) -> str:
+    """Stable key of a combination of taxes (order and case do not matter): the id-mapping key under
+    which the QBO TaxCode chosen for that combination is remembered."""
+    canonical = "|".join(sorted(f"{_fold(tax.name)}={format_rate(tax.rate_percent)}" for tax in taxes))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return f"taxcode-{digest}"
+
+
+def _truncate(name: str, limit: int = NAME_LIMIT) -> str:
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+class _Planner:
+    def __init__(self, codes: list[TaxCode], rates: list[TaxRate], agencies: list[TaxAgency]) -> None:
+        self.rates = {rate.id: rate for rate in rates}
+        self.codes = sorted(
+            (
+                code
+                for code in codes
+                if code.active is not False
+                and not code.is_deleted
+                and not code.is_us_pseudo_code
+                and code.sales_rate_ids
+                and all(rate_id in self.rates for rate_id in code.sales_rate_ids)
+            ),
+            key=lambda code: _id_order(code.id),
+        )
+        self.code_names = {_fold(code.name) for code in codes}
+        self.agencies = sorted(
+            (
+                agency
+                for agency in agencies
+                if agency.tax_tracked_on_sales is not False and not agency.is_deleted
+            ),
+            key=lambda agency: _id_order(agency.id),
+        )
+        self.to_create: dict[str, TaxCodeToCreate] = {}
+
+    # -- deciding
+
+    def decide(self, line: KyriosLine) -> LineTaxCode:
+        taxes = [tax for tax in line.taxes if tax.rate_percent > 0] or list(line.taxes)
+        if all(tax.rate_percent == 0 for tax in taxes):
+            code = self._zero_code(taxes)
+            if code is not None:
+                return LineTaxCode(line.line_id, code.id, rate_keys=self._rate_keys(code, taxes))
+            return self._pending(line.line_id, taxes or [])
+        found = self._matching_code(taxes)
+        if found is not None:
+            return LineTaxCode(line.line_id, found.id, rate_keys=self._rate_keys(found, taxes))
+        return self._pending(line.line_id, taxes)
+
+    def _code_rates(self, code: TaxCode) -> list[TaxRate]:
+        return [self.rates[rate_id] for rate_id in code.sales_rate_ids]
+
+    def _matching_code(self, taxes: Sequence[LineTax]) -> TaxCode | None:
+        wanted = sorted(tax.rate_percent for tax in taxes)
+        best: tuple[int, TaxCode] | None = None
+        for code in self.codes:
+            rates = self._code_rates(code)
+            if sorted(rate.rate_value or ZERO for rate in rates) != wanted:
+                continue
+            score = sum(
+                1
+                for tax in taxes
+                if any(_names_match(tax.name, name) for name in (code.name, *(rate.name for rate in rates)))
+            )
+            if best is None or score > best[0]:
+                best = (score, code)
+        return best[1] if best else None
+
+    def _zero_code(self, taxes: Sequence[LineTax]) -> TaxCode | None:
+        zero_codes = [
+            code
+            for code in self.codes
+            if all((rate.rate_value or ZERO) == 0 for rate in self._code_rates(code))
+        ]
+
+        def preference(code: TaxCode) -> tuple[int, int]:
+            names = [code.name, *(rate.name for rate in self._code_rates(code))]
+            if any(_names_match(tax.name, name) for tax in taxes for name in names):
+                return (0, 0)
+            folded = " ".join(_fold(name) for name in names)
+            # A Kyrios tax called "Zero-rated" should land on UK "0.0% Z", "Exempt" on "Exempt", etc.
+            for kind, aliases in _ZERO_KINDS.items():
+                if any(kind in _fold(tax.name) for tax in taxes) and any(
+                    alias in folded for alias in aliases
+                ):
+                    return (1, 0)
+            for rank, hint in enumerate(ZERO_CODE_NAMES):
+                if hint in folded:
+                    return (2, rank)
+            return (3, 0)
+
+        ranked = sorted(zero_codes, key=preference)  # stable: ties keep the Id order
+        return ranked[0] if ranked else None
+
+    def _rate_keys(self, code: TaxCode, taxes: Sequence[LineTax]) -> tuple[tuple[str, Decimal], ...]:
+        """Pair each QBO rate of ``code`` with a Kyrios tax (name first), keyed by the QBO TaxRate id."""
+        return tuple((f"qbo:{rate.id}", rate.rate_value or ZERO) for rate in self._code_rates(code))
+
+    # -- creating
+
+    def _pending(self, line_id: str, taxes: Sequence[LineTax]) -> LineTaxCode:
+        key = tax_set_key(taxes)
+        code = self.to_create.get(key) or self._describe_new_code(key, taxes)
+        self.to_create[key] = code
+        return LineTaxCode(
+            line_id,
+            None,
+            pending_key=key,
+            rate_keys=tuple((f"new:{key}:{rate.name}", rate.rate_percent) for rate in code.rates),
+        )
+
+    def _describe_new_code(self, key: str, taxes: Sequence[LineTax]) -> TaxCodeToCreate:
+        if not taxes:
+            parts = [("No tax", ZERO)]
+        else:
+            parts = sorted(
+                ((tax.name.strip(), tax.rate_percent) for tax in taxes), key=lambda p: (p[0].casefold(), p[1])
+            )
+        rates = tuple(self._describe_rate(name, rate) for name, rate in parts)
+        label = " + ".join(f"{name} {format_rate(rate)}%" for name, rate in parts)
+        name = self._unused(f"{CODE_PREFIX} {label}", self.code_names)
+        return TaxCodeToCreate(key=key, name=name, rates=rates)
+
+    def _describe_rate(self, tax_name: str, rate: Decimal) -> TaxRateToCreate:
+        name = _truncate(f"{CODE_PREFIX} {tax_name} {format_rate(rate)}%")
+        same_name = [existing for existing in self.rates.values() if _fold(existing.name) == _fold(name)]
+        for existing in same_name:
+            if (existing.rate_value or ZERO) == rate and existing.active is not False:
+                return TaxRateToCreate(name=name, rate_percent=rate, existing_rate_id=existing.id)
+        if same_name:  # someone reused our name for another rate: stay unique rather than collide (6240)
+            name = self._unused(name, {_fold(existing.name) for existing in self.rates.values()})
+        return TaxRateToCreate(name=name, rate_percent=rate, agency_id=self._agency_for(tax_name))
+
+    def _agency_for(self, tax_name: str) -> str:
+        if not self.agencies:
+            raise TaxSetupError(
+                "QuickBooks has no sales tax agency yet: set up sales tax in QuickBooks (Taxes ▸ Set up) "
+                "so Kyrios can add its tax rates"
+            )
+        folded = _fold(tax_name)
+        hints = next((words for tax, words in _AGENCY_HINTS.items() if tax in folded.split()), ())
+
+        def score(agency: TaxAgency) -> tuple[int, int]:
+            agency_name = _fold(agency.display_name)
+            if folded and folded in agency_name:
+                return (0, 0)
+            # Hints are listed most specific first ("minist" before "revenue" for PST).
+            ranks = [rank for rank, hint in enumerate(hints) if hint in agency_name]
+            return (1, min(ranks)) if ranks else (2, 0)
+
+        return sorted(self.agencies, key=score)[0].id
+
+    @staticmethod
+    def _unused(name: str, taken: set[str]) -> str:
+        candidate = _truncate(name)
+        counter = 2
+        while _fold(candidate) in taken:
+            suffix = f" ({counter})"
+            candidate = _truncate(name, NAME_LIMIT - len(suffix)) + suffix
+            counter += 1
+        return candidate

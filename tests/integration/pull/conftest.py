@@ -1,0 +1,186 @@
+"""Fixtures for QBO → Kyrios tests: webhooks, the contact poller, review requests.
+
+Everything runs for real on 127.0.0.1: local AWS (``local_aws``), the QBO emulator in-process, and a
+tiny HTTP relay that the emulator's signed webhooks are sent to; the relay turns each POST into an API
+Gateway HTTP API v2 event for ``functions/webhook/app.lambda_handler`` (as API Gateway would) and
+answers with the handler's response. Poll nudges are read from the real FIFO poll queue and handed to
+``functions/contact_poller/app.lambda_handler`` as SQS records; published events are read back from
+the bus through ``bus_events_queue``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+import pytest
+
+from local.qbo_emulator import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_REDIRECT_URIS,
+    DEFAULT_VERIFIER_TOKEN,
+    EmulatorServer,
+)
+
+from .support import Bus, Company, PollQueue, Relay, call_webhook
+
+
+def _reset_app_caches() -> None:
+    from kyrios_qbo import secrets
+    from kyrios_qbo.config import get_settings
+
+    get_settings.cache_clear()
+    secrets.forget_cached()
+
+
+@pytest.fixture(scope="module")
+def qbo(local_aws: Any) -> Iterator[EmulatorServer]:
+    """The emulator, with the bundle's settings and Intuit app secret pointing at it."""
+    server = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False)
+    secrets_manager = boto3.client("secretsmanager")
+    secret_id = os.environ["INTUIT_APP_SECRET_ID"]
+    previous_secret = secrets_manager.get_secret_value(SecretId=secret_id)["SecretString"]
+    saved = {name: os.environ.get(name) for name in ("INTUIT_ENVIRONMENT", "QBO_API_BASE_URL")}
+    os.environ["INTUIT_ENVIRONMENT"] = server.discovery_url
+    os.environ["QBO_API_BASE_URL"] = server.api_base
+    secrets_manager.put_secret_value(
+        SecretId=secret_id,
+        SecretString=json.dumps(
+            {
+                "client_id": DEFAULT_CLIENT_ID,
+                "client_secret": DEFAULT_CLIENT_SECRET,
+                "webhook_verifier_token": DEFAULT_VERIFIER_TOKEN,
+            }
+        ),
+    )
+    server.control.register_app(
+        DEFAULT_CLIENT_ID, redirect_uris=[*DEFAULT_REDIRECT_URIS, os.environ["OAUTH_REDIRECT_URI"]]
+    )
+    _reset_app_caches()
+    try:
+        yield server
+    finally:
+        server.stop()
+        secrets_manager.put_secret_value(SecretId=secret_id, SecretString=previous_secret)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _reset_app_caches()
+
+
+@pytest.fixture
+def ctl(qbo: EmulatorServer) -> Any:
+    qbo.control.clear_faults()
+    qbo.control.webhook_switches(enabled=True, drop_next=0, duplicate_next=0, delay_seconds=0, reorder=False)
+    return qbo.control
+
+
+# ------------------------------------------------------------------------------------ connecting
+
+
+@pytest.fixture
+def connect_company(ctl: Any) -> Callable[..., Company]:
+    """Create a company in the emulator and connect it through the connect engineer's code path."""
+    from kyrios_qbo import connection
+    from kyrios_qbo.config import get_settings
+
+    def _connect(account_id: str, realm_id: str, country: str = "US") -> Company:
+        if realm_id not in {c["realm_id"] for c in ctl.companies()}:
+            ctl.add_company(realm_id, f"Company {realm_id[-4:]}", country)
+        url = connection.start_connect(account_id)
+        state = parse_qs(urlparse(url).query)["state"][0]
+        code = ctl.authorization_code(realm_id, redirect_uri=get_settings().oauth_redirect_uri)
+        connection.complete_connect(state=state, code=code, realm_id=realm_id, error=None)
+        item_id = next(i["Id"] for i in ctl.entities(realm_id, "Item") if i["Name"] == "Services")
+        return Company(account_id, realm_id, item_id)
+
+    return _connect
+
+
+@pytest.fixture
+def company(connect_company: Callable[..., Company], account_id: str, realm_id: str) -> Company:
+    return connect_company(account_id, realm_id)
+
+
+# ------------------------------------------------------------------------------------ webhook relay
+
+
+@pytest.fixture(scope="module")
+def relay(qbo: EmulatorServer) -> Iterator[Relay]:
+    """HTTP server the emulator posts webhooks to; each POST goes through the webhook handler."""
+    state = Relay(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            result = call_webhook(body, dict(self.headers.items()), base64_body=state.base64_bodies)
+            state.answers.append((result["statusCode"], json.loads(result["body"])))
+            payload = result["body"].encode()
+            self.send_response(result["statusCode"])
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/intuit"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def webhooks_to(qbo: EmulatorServer, relay: Relay) -> Callable[[str], Relay]:
+    """``webhooks_to("legacy"|"cloudevents")``: the emulator's app sends signed webhooks to the relay."""
+
+    def _use(fmt: str) -> Relay:
+        qbo.control.register_app(
+            DEFAULT_CLIENT_ID,
+            webhook_url=relay.url,
+            verifier_token=DEFAULT_VERIFIER_TOKEN,
+            webhook_format=fmt,
+        )
+        relay.answers.clear()
+        relay.base64_bodies = False
+        return relay
+
+    yield _use
+    qbo.control.register_app(DEFAULT_CLIENT_ID, webhook_url="http://127.0.0.1:9/unused")
+
+
+# ------------------------------------------------------------------------------------ poll queue
+
+
+@pytest.fixture
+def poll_queue(local_aws: Any, sqs: Any) -> PollQueue:
+    queue = local_aws.queues["PollQueue"]
+    return PollQueue(url=queue.url, arn=queue.arn, sqs=sqs)
+
+
+# ------------------------------------------------------------------------------------ bus events
+
+
+@pytest.fixture
+def bus(bus_events_queue: str, sqs: Any) -> Iterator[Bus]:
+    reader = Bus(sqs, bus_events_queue)
+    try:
+        yield reader
+    finally:
+        reader.stop()

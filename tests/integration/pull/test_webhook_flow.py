@@ -1,0 +1,242 @@
+"""Signed webhooks from the emulator → webhook handler → poll nudge → poller → contact.created on the bus."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kyrios_qbo import nudges
+from kyrios_qbo.webhooks import MAX_BODY_BYTES, expected_signature
+from local.qbo_emulator import DEFAULT_VERIFIER_TOKEN
+from tests.lambda_context import lambda_context
+
+from .support import Bus, Company, PollQueue, call_webhook
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SAMPLES = REPO_ROOT.parent / "shared" / "qbo-samples"
+
+
+def _create_customer(ctl: Any, realm_id: str, name: str, email: str) -> dict[str, Any]:
+    return ctl.create_customer(
+        realm_id,
+        DisplayName=name,
+        GivenName=name.split()[0],
+        FamilyName=name.split()[-1],
+        CompanyName=f"{name} Ltd",
+        PrimaryEmailAddr={"Address": email},
+        PrimaryPhone={"FreeFormNumber": "(555) 555-0100"},
+        BillAddr={
+            "Line1": "1 Main St",
+            "City": "Springfield",
+            "CountrySubDivisionCode": "CA",
+            "PostalCode": "94000",
+        },
+    )
+
+
+@pytest.mark.parametrize("fmt", ["legacy", "cloudevents"])
+def test_customer_created_in_qbo_becomes_a_contact(
+    fmt: str, ctl: Any, company: Company, webhooks_to: Any, poll_queue: PollQueue, bus: Bus
+) -> None:
+    relay = webhooks_to(fmt)
+    customer = _create_customer(ctl, company.realm_id, "Ada Lovelace", "Ada@Example.com")
+    assert ctl.wait_webhooks(timeout=5)
+    assert relay.answers and all(status == 200 for status, _ in relay.answers)
+    assert relay.answers[-1][1]["nudged"] == 1
+
+    messages = poll_queue.receive(company.realm_id, expect=1)
+    assert len(messages) == 1
+    attributes = messages[0]["Attributes"]
+    assert attributes["MessageGroupId"] == company.realm_id
+    assert attributes["MessageDeduplicationId"].startswith(f"{company.realm_id}-")
+    nudge = nudges.parse_nudge(messages[0]["Body"])
+    assert (nudge.account_id, nudge.realm_id, nudge.reason) == (
+        company.account_id,
+        company.realm_id,
+        "webhook",
+    )
+
+    result = poll_queue.run_poller(messages[0])
+    assert result == {"batchItemFailures": []}
+    contacts = bus("contact.created", 1)
+    assert len(contacts) == 1
+    assert bus("contact.created", 1, timeout=1.0) == []
+    event = contacts[0]
+    assert event["source"] == "kyrios.quickbooks"
+    detail = event["detail"]
+    assert detail["account_id"] == company.account_id
+    assert detail["realm_id"] == company.realm_id
+    assert detail["qbo_customer_id"] == customer["Id"]
+    assert detail["display_name"] == "Ada Lovelace"
+    assert (detail["given_name"], detail["family_name"], detail["company"]) == (
+        "Ada",
+        "Lovelace",
+        "Ada Lovelace Ltd",
+    )
+    assert detail["email"] == "ada@example.com"
+    assert detail["phone"] == "(555) 555-0100"
+    assert detail["address"]["line1"] == "1 Main St"
+    assert detail["address"]["city"] == "Springfield"
+    assert detail["address"]["region"] == "CA"
+    assert detail["address"]["postal_code"] == "94000"
+
+    from kyrios_qbo.store import mappings
+
+    assert mappings.find_customer_by_email(company.realm_id, "ada@example.com") == customer["Id"]
+
+
+def test_duplicated_and_reordered_webhooks_give_one_contact_each(
+    ctl: Any, company: Company, webhooks_to: Any, poll_queue: PollQueue, bus: Bus
+) -> None:
+    relay = webhooks_to("legacy")
+    ctl.webhook_switches(duplicate_next=2, reorder=True)
+    started = time.time()
+    first = ctl.create_customer(company.realm_id, DisplayName="Twice One")
+    ctl.advance_clock(1)
+    second = ctl.create_customer(company.realm_id, DisplayName="Twice Two")
+    assert ctl.wait_webhooks(timeout=5)
+    finished = time.time()
+    assert any(d["duplicate_of"] for d in ctl.webhook_deliveries())  # Intuit sent some twice
+    assert len(relay.answers) >= 2 and all(status == 200 for status, _ in relay.answers)
+    messages = poll_queue.receive(company.realm_id, timeout=2.0)
+    # One nudge per company per 10-second bucket, however many webhooks arrived.
+    buckets = {int(started // nudges.DEDUP_WINDOW_SECONDS), int(finished // nudges.DEDUP_WINDOW_SECONDS)}
+    assert 1 <= len(messages) <= len(buckets)
+    for message in messages:
+        assert poll_queue.run_poller(message) == {"batchItemFailures": []}
+    published = sorted(c["detail"]["qbo_customer_id"] for c in bus("contact.created", 3, timeout=3))
+    assert published == sorted([first["Id"], second["Id"]])
+
+
+def test_base64_encoded_bodies_are_verified_and_accepted(
+    ctl: Any, company: Company, webhooks_to: Any, poll_queue: PollQueue
+) -> None:
+    relay = webhooks_to("cloudevents")
+    relay.base64_bodies = True
+    ctl.create_customer(company.realm_id, DisplayName="Encoded")
+    assert ctl.wait_webhooks(timeout=5)
+    assert [status for status, _ in relay.answers] == [200]
+    assert len(poll_queue.receive(company.realm_id, expect=1)) == 1
+
+
+def _signed(payload: Any) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload).encode()
+    return body, {
+        "Intuit-Signature": expected_signature(body, DEFAULT_VERIFIER_TOKEN),
+        "Content-Type": "application/json",
+    }
+
+
+def _legacy(realm_id: str) -> dict[str, Any]:
+    return {
+        "eventNotifications": [
+            {
+                "realmId": realm_id,
+                "dataChangeEvent": {
+                    "entities": [
+                        {
+                            "name": "Customer",
+                            "id": "1",
+                            "operation": "Create",
+                            "lastUpdated": "2026-01-01T00:00:00.000Z",
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+
+
+def test_forged_malformed_and_oversized_webhooks_are_refused_and_enqueue_nothing(
+    qbo: Any, company: Company, poll_queue: PollQueue
+) -> None:
+    body, headers = _signed(_legacy(company.realm_id))
+    forged = call_webhook(body, {**headers, "Intuit-Signature": expected_signature(body, "not-the-token")})
+    assert forged["statusCode"] == 401
+    unsigned = call_webhook(body, {"Content-Type": "application/json"})
+    assert unsigned["statusCode"] == 401
+    tampered = call_webhook(body.replace(b'"Create"', b'"Delete"'), headers)
+    assert tampered["statusCode"] == 401
+
+    bad_json = b'{"eventNotifications": [}'
+    malformed = call_webhook(
+        bad_json, {"intuit-signature": expected_signature(bad_json, DEFAULT_VERIFIER_TOKEN)}
+    )
+    assert malformed["statusCode"] == 400 and "JSON" in json.loads(malformed["body"])["message"]
+    unknown, unknown_headers = _signed({"hello": "world"})
+    assert call_webhook(unknown, unknown_headers)["statusCode"] == 400
+
+    huge = json.dumps({**_legacy(company.realm_id), "pad": "x" * MAX_BODY_BYTES}).encode()
+    oversized = call_webhook(huge, {"intuit-signature": expected_signature(huge, DEFAULT_VERIFIER_TOKEN)})
+    assert oversized["statusCode"] == 413
+    assert poll_queue.receive(company.realm_id, timeout=1.0) == []
+
+
+def test_unknown_and_disconnected_companies_are_ignored_with_200(
+    qbo: Any, company: Company, poll_queue: PollQueue
+) -> None:
+    body, headers = _signed(_legacy("1234567890"))
+    answer = call_webhook(body, headers)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == {"nudged": 0, "ignored": 1}
+
+    from kyrios_qbo import connection
+
+    connection.disconnect(company.account_id)
+    body, headers = _signed(_legacy(company.realm_id))
+    answer = call_webhook(body, headers)
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["ignored"] == 1
+    assert poll_queue.receive(company.realm_id, timeout=1.0) == []
+
+
+def test_real_intuit_vector_is_accepted_when_its_token_is_configured(local_aws: Any, qbo: Any) -> None:
+    """The handler verifies Intuit's own signed bytes (Java SDK vector) with that vector's token."""
+    import boto3
+
+    from kyrios_qbo import secrets
+
+    vector = json.loads((SAMPLES / "webhook-signature-vectors.json").read_text())[0]
+    raw = (SAMPLES / vector["payload_file"]).read_bytes()
+    client = boto3.client("secretsmanager")
+    secret_id = os.environ["INTUIT_APP_SECRET_ID"]
+    current = client.get_secret_value(SecretId=secret_id)["SecretString"]
+    client.put_secret_value(
+        SecretId=secret_id,
+        SecretString=json.dumps({**json.loads(current), "webhook_verifier_token": vector["verifier_token"]}),
+    )
+    secrets.forget_cached()
+    try:
+        ok = call_webhook(raw, {"intuit-signature": vector["intuit_signature"]})
+        assert ok["statusCode"] == 200 and json.loads(ok["body"]) == {"nudged": 0, "ignored": 1}
+        bad = call_webhook(raw, {"intuit-signature": vector["negative_case"]["intuit_signature"]})
+        assert bad["statusCode"] == 401
+    finally:
+        client.put_secret_value(SecretId=secret_id, SecretString=current)
+        secrets.forget_cached()
+
+
+@pytest.mark.parametrize("name", ["webhook-legacy.json", "webhook-cloudevents.json"])
+def test_sample_events_go_through_the_handler(qbo: Any, name: str) -> None:
+    """events/ samples (used with ``sam local invoke -e``) are signed with the emulator's verifier token."""
+    from functions.webhook.app import lambda_handler
+
+    event = json.loads((REPO_ROOT / "events" / name).read_text())
+    answer = lambda_handler(event, lambda_context("webhook"))
+    assert answer["statusCode"] == 200  # verified; the sample company is not connected here
+    assert json.loads(answer["body"]) == {"nudged": 0, "ignored": 1}
+    event["body"] = event["body"][:-8] + "AAAAAAA=" if event["isBase64Encoded"] else event["body"] + " "
+    assert lambda_handler(event, lambda_context("webhook"))["statusCode"] in (400, 401)
+
+
+def test_sample_poller_events_go_through_the_handler(local_aws: Any, qbo: Any) -> None:
+    from functions.contact_poller.app import lambda_handler
+
+    record_event = json.loads((REPO_ROOT / "events" / "poller-sqs.json").read_text())
+    assert lambda_handler(record_event, lambda_context("contact_poller")) == {"batchItemFailures": []}
+    tick_event = json.loads((REPO_ROOT / "events" / "poller-tick.json").read_text())
+    assert isinstance(lambda_handler(tick_event, lambda_context("contact_poller"))["nudged"], int)

@@ -1,0 +1,316 @@
+"""Webhook signature and payload parsing, against Intuit's real vectors and samples (read in place)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kyrios_qbo import webhooks
+from kyrios_qbo.webhooks import (
+    BadSignature,
+    MalformedPayload,
+    PayloadTooLarge,
+    expected_signature,
+    parse_notification,
+    read_webhook,
+    signature_is_valid,
+)
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "qbo-samples"
+VECTORS = json.loads((SAMPLES / "webhook-signature-vectors.json").read_text(encoding="utf-8"))
+TOKEN = "test-verifier-token"
+
+
+def _sample_bytes(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+def _signed(raw: bytes, token: str = TOKEN) -> dict[str, Any]:
+    return {"intuit-signature": expected_signature(raw, token)}
+
+
+# ------------------------------------------------------------------------------------ signatures
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=lambda v: v["payload_file"])
+def test_real_vectors_verify_over_the_payload_files_exact_bytes(vector: dict[str, Any]) -> None:
+    raw = _sample_bytes(vector["payload_file"])
+    assert raw == vector["payload"].encode("utf-8")  # the file holds exactly the signed bytes
+    assert signature_is_valid(raw, vector["intuit_signature"], vector["verifier_token"]) is True
+    assert expected_signature(raw, vector["verifier_token"]) == vector["intuit_signature"]
+
+
+def test_real_negative_vector_and_wrong_token_fail() -> None:
+    java = VECTORS[0]
+    raw = java["payload"].encode("utf-8")
+    assert signature_is_valid(raw, java["negative_case"]["intuit_signature"], java["verifier_token"]) is False
+    assert signature_is_valid(raw, java["intuit_signature"], VECTORS[1]["verifier_token"]) is False
+
+
+def test_one_changed_byte_breaks_the_signature() -> None:
+    vector = VECTORS[1]
+    raw = vector["payload"].encode("utf-8").replace(b'"43"', b'"44"')
+    assert signature_is_valid(raw, vector["intuit_signature"], vector["verifier_token"]) is False
+
+
+@pytest.mark.parametrize("signature", [None, "", "   ", "ünïcode", "x" * 500])
+def test_missing_or_garbage_signatures_are_invalid(signature: str | None) -> None:
+    assert signature_is_valid(b"{}", signature, TOKEN) is False
+
+
+def test_empty_verifier_token_never_validates() -> None:
+    raw = b"{}"
+    assert signature_is_valid(raw, expected_signature(raw, ""), "") is False
+
+
+@pytest.mark.parametrize("name", ["intuit-signature", "Intuit-Signature", "INTUIT-SIGNATURE"])
+def test_header_is_found_in_any_case(name: str) -> None:
+    vector = VECTORS[0]
+    notification = read_webhook(
+        body=vector["payload"],
+        is_base64_encoded=False,
+        headers={"content-type": "application/json", name: vector["intuit_signature"]},
+        verifier_token=vector["verifier_token"],
+    )
+    assert notification.realms_to_poll == ("1185883450",)
+
+
+def test_base64_encoded_body_is_verified_over_the_decoded_bytes() -> None:
+    vector = VECTORS[1]
+    encoded = base64.b64encode(vector["payload"].encode("utf-8")).decode()
+    notification = read_webhook(
+        body=encoded,
+        is_base64_encoded=True,
+        headers={"intuit-signature": vector["intuit_signature"]},
+        verifier_token=vector["verifier_token"],
+    )
+    assert notification.format == "legacy"
+    assert [(c.entity, c.entity_id, c.operation) for c in notification.changes] == [
+        ("vendor", "40", "Update"),
+        ("customer", "43", "Create"),
+    ]
+    # Signed over the encoded text instead of the bytes: refused.
+    with pytest.raises(BadSignature):
+        read_webhook(
+            body=encoded,
+            is_base64_encoded=True,
+            headers=_signed(encoded.encode()),
+            verifier_token=TOKEN,
+        )
+
+
+def test_invalid_base64_is_malformed() -> None:
+    with pytest.raises(MalformedPayload, match="base64"):
+        read_webhook(body="not base64 !!", is_base64_encoded=True, headers={}, verifier_token=TOKEN)
+
+
+# ------------------------------------------------------------------------------------ order of checks
+
+
+def test_oversized_body_is_refused_before_the_signature_is_checked() -> None:
+    raw = b'{"eventNotifications": []}' + b" " * webhooks.MAX_BODY_BYTES
+    with pytest.raises(PayloadTooLarge) as caught:
+        read_webhook(body=raw.decode(), is_base64_encoded=False, headers=_signed(raw), verifier_token=TOKEN)
+    assert caught.value.status == 413
+    encoded = base64.b64encode(raw).decode()
+    with pytest.raises(PayloadTooLarge):
+        read_webhook(body=encoded, is_base64_encoded=True, headers=_signed(raw), verifier_token=TOKEN)
+
+
+def test_multibyte_body_is_measured_in_bytes() -> None:
+    text = "é" * (webhooks.MAX_BODY_BYTES // 2 + 1)  # under the limit in characters, over it in bytes
+    with pytest.raises(PayloadTooLarge):
+        webhooks.raw_body(text, False)
+
+
+def test_body_at_the_limit_is_accepted() -> None:
+    raw = b"[" + b" " * (webhooks.MAX_BODY_BYTES - 2) + b"]"
+    notification = read_webhook(
+        body=raw.decode(), is_base64_encoded=False, headers=_signed(raw), verifier_token=TOKEN
+    )
+    assert notification.changes == ()
+
+
+def test_malformed_body_with_a_bad_signature_is_a_401_not_a_400() -> None:
+    with pytest.raises(BadSignature) as caught:
+        read_webhook(
+            body="{nope", is_base64_encoded=False, headers={"intuit-signature": "AAAA"}, verifier_token=TOKEN
+        )
+    assert caught.value.status == 401
+
+
+# ------------------------------------------------------------------------------------ payloads
+
+
+def test_legacy_sample_with_customer_and_vendor() -> None:
+    notification = parse_notification(_sample_bytes("webhook-legacy.json"))
+    assert notification.format == "legacy"
+    assert notification.realm_ids == ("1185883450",)
+    assert [(c.entity, c.entity_id, c.operation, c.occurred_at) for c in notification.changes] == [
+        ("customer", "1", "Create", "2015-10-05T14:42:19-0700"),
+        ("vendor", "1", "Create", "2015-10-05T14:42:19-0700"),
+    ]
+    assert notification.realms_to_poll == ("1185883450",)
+
+
+def test_changes_to_entities_we_do_not_sync_wake_nobody() -> None:
+    notification = parse_notification(_sample_bytes("webhook-legacy-blog-2025.json"))
+    assert notification.realm_ids == ("310687",)
+    assert notification.changes[0].entity == "account"
+    assert notification.realms_to_poll == ()
+
+
+def test_cloudevents_samples() -> None:
+    blog = parse_notification(_sample_bytes("webhook-cloudevents.json"))
+    assert blog.format == "cloudevents"
+    assert [(c.realm_id, c.entity, c.entity_id, c.operation) for c in blog.changes] == [
+        ("310687", "account", "1234", "created")
+    ]
+    sdk = parse_notification(_sample_bytes("webhook-cloudevents-dotnet-sdk.json"))  # no datacontenttype
+    assert [(c.realm_id, c.entity, c.operation, c.occurred_at) for c in sdk.changes] == [
+        ("310687", "class", "created", "2025-10-07T19:59:07.034359333Z")
+    ]
+
+
+def test_cloudevents_for_customers_invoices_and_payments_nudge_each_realm_once() -> None:
+    events = [
+        {
+            "specversion": "1.0",
+            "id": "a",
+            "type": "qbo.customer.created.v1",
+            "intuitaccountid": "111",
+            "intuitentityid": "58",
+            "time": "2026-01-01T00:00:00Z",
+            "data": {},
+        },
+        {
+            "specversion": "1.0",
+            "id": "b",
+            "type": "qbo.invoice.updated.v1",
+            "intuitaccountid": "222",
+            "intuitentityid": "130",
+        },
+        {
+            "specversion": "1.0",
+            "id": "c",
+            "type": "qbo.payment.created.v1",
+            "intuitaccountid": "111",
+            "intuitentityid": "7",
+        },
+        {
+            "specversion": "1.0",
+            "id": "d",
+            "type": "qbo.vendor.created.v1",
+            "intuitaccountid": "333",
+            "intuitentityid": "9",
+        },
+    ]
+    notification = parse_notification(json.dumps(events).encode())
+    assert notification.realms_to_poll == ("111", "222")
+    assert notification.realm_ids == ("111", "222", "333")
+
+
+def test_legacy_with_several_realms_and_numeric_ids() -> None:
+    payload = {
+        "eventNotifications": [
+            {
+                "realmId": 123,
+                "dataChangeEvent": {"entities": [{"name": "Invoice", "id": 5, "operation": "Update"}]},
+            },
+            {"realmId": "456", "dataChangeEvent": {"entities": []}},
+            {"realmId": "789"},
+        ]
+    }
+    notification = parse_notification(json.dumps(payload).encode())
+    assert notification.changes[0].entity_id == "5"
+    # A realm named without entities is treated as "something changed there".
+    assert notification.realms_to_poll == ("123", "456", "789")
+
+
+def test_empty_cloudevents_array_is_valid_and_nudges_nobody() -> None:
+    assert parse_notification(b"[]").realms_to_poll == ()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b'"a string"', "unknown payload"),
+        (b'{"hello": "world"}', "unknown payload"),
+        (b'{"eventNotifications": {}}', "must be a list"),
+        (b'{"eventNotifications": [42]}', "must be an object"),
+        (b'{"eventNotifications": [{"dataChangeEvent": {"entities": []}}]}', "realm id"),
+        (b'{"eventNotifications": [{"realmId": "1 OR 1=1"}]}', "realm id"),
+        (b'{"eventNotifications": [{"realmId": "1", "dataChangeEvent": []}]}', "must be an object"),
+        (
+            b'{"eventNotifications": [{"realmId": "1", "dataChangeEvent": {"entities": {}}}]}',
+            "must be a list",
+        ),
+        (
+            b'{"eventNotifications": [{"realmId": "1", "dataChangeEvent": {"entities": [{"id": "1"}]}}]}',
+            "name",
+        ),
+        (b"[1]", "must be an object"),
+        (b'[{"type": "qbo.customer.created.v1", "intuitaccountid": "1"}]', "specversion"),
+        (b'[{"specversion": "1.0", "type": "com.example.thing", "intuitaccountid": "1"}]', "type"),
+        (b'[{"specversion": "1.0", "type": "qbo.customer.created.v1"}]', "realm id"),
+        (b'[{"specversion": "1.0", "type": "qbo.customer.created.v1", "intuitaccountid": true}]', "realm id"),
+    ],
+)
+def test_malformed_payloads_name_the_reason(body: bytes, reason: str) -> None:
+    with pytest.raises(MalformedPayload, match=reason) as caught:
+        parse_notification(body)
+    assert caught.value.status == 400
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "eventNotifications",
+                            "realmId",
+                            "dataChangeEvent",
+                            "entities",
+                            "name",
+                            "id",
+                            "specversion",
+                            "type",
+                            "intuitaccountid",
+                            "x",
+                        ]
+                    ),
+                    inner,
+                    max_size=5,
+                )
+            ),
+            max_leaves=25,
+        ).map(lambda v: json.dumps(v).encode()),
+    )
+)
+def test_any_signed_body_parses_or_is_refused_with_a_reason(raw: bytes) -> None:
+    try:
+        notification = read_webhook(
+            body=base64.b64encode(raw).decode(),
+            is_base64_encoded=True,
+            headers=_signed(raw),
+            verifier_token=TOKEN,
+        )
+    except MalformedPayload as exc:
+        assert exc.reason
+    else:
+        for realm in notification.realms_to_poll:
+            assert realm and len(realm) <= 64

@@ -1,0 +1,220 @@
+"""What a pushed document refers to in QBO besides its customer: the company's profile (country,
+home currency, multi-currency), Items for Kyrios products and TaxCodes for Kyrios taxes.
+
+Items are created on first use (a Service item with the company's income account) and remembered in
+the id mapping (kind ``item``), so later documents cost no QBO call for them. Tax codes follow
+``kyrios_qbo.tax``'s plan (existing codes matched by rate and name, missing ones created with
+``create_tax_code``); the code chosen for each combination of Kyrios taxes is remembered in the id
+mapping (kind ``tax_code``), so a known combination costs no QBO call either. Creations use
+deterministic ``requestid`` values, so a retry after a timeout never creates a second item or code.
+
+Company facts (CompanyInfo, Preferences, the income account) are read once per container and company
+and kept for :data:`COMPANY_CACHE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kyrios_qbo import mapping, store, tax
+from kyrios_qbo.models.kyrios import KyriosLine, KyriosProduct
+from kyrios_qbo.models.qbo import Account, CompanyInfo, Item, TaxAgency, TaxCode, TaxRate
+from kyrios_qbo.qbo_client import QboClient
+from kyrios_qbo.qbo_errors import QboDuplicateName
+from kyrios_qbo.qbo_query import Select
+
+COMPANY_CACHE_SECONDS = 900.0
+MAX_NAME_ATTEMPTS = 5
+# Income accounts in order of preference for service sales; "Discounts given" is Income too but wrong.
+_INCOME_SUBTYPES = ("ServiceFeeIncome", "SalesOfProductIncome", "OtherPrimaryIncome")
+_NOT_FOR_SALES = frozenset({"DiscountsRefundsGiven", "UnappliedCashPaymentIncome"})
+
+
+class CatalogSetupError(mapping.MappingError):
+    """The company lacks something we cannot create for it (e.g. an income account)."""
+
+    code = "company_setup"
+
+
+@dataclass(frozen=True)
+class Company:
+    """What pushing needs to know about one QBO company."""
+
+    info: CompanyInfo
+    profile: mapping.CompanyProfile
+
+
+@dataclass
+class _CachedCompany:
+    company: Company
+    income_account_id: str | None
+    read_at: float
+
+
+_companies: dict[str, _CachedCompany] = {}
+_lock = threading.Lock()
+
+
+def _cache_key(client: QboClient) -> str:
+    return f"{client.realm_id}@{getattr(client, '_base', '')}"
+
+
+def forget_companies() -> None:
+    """Drop cached company facts (a company changed its setup, or tests reset the QBO emulator)."""
+    with _lock:
+        _companies.clear()
+
+
+def _cached(client: QboClient) -> _CachedCompany | None:
+    with _lock:
+        entry = _companies.get(_cache_key(client))
+    if entry is None or time.monotonic() - entry.read_at > COMPANY_CACHE_SECONDS:
+        return None
+    return entry
+
+
+def company(client: QboClient) -> Company:
+    """The company's profile: 2 QBO reads the first time per container, then none."""
+    entry = _cached(client)
+    if entry is not None:
+        return entry.company
+    info = CompanyInfo.model_validate(client.company_info())
+    preferences = client.query("SELECT * FROM Preferences")
+    currency_prefs: Mapping[str, Any] = (preferences[0] if preferences else {}).get("CurrencyPrefs") or {}
+    home = (currency_prefs.get("HomeCurrency") or {}).get("value") or _default_currency(info)
+    profile = mapping.CompanyProfile.from_company_info(
+        info, home_currency=str(home), multicurrency_enabled=bool(currency_prefs.get("MultiCurrencyEnabled"))
+    )
+    found = Company(info=info, profile=profile)
+    with _lock:
+        _companies[_cache_key(client)] = _CachedCompany(found, None, time.monotonic())
+    return found
+
+
+def _default_currency(info: CompanyInfo) -> str:
+    by_country = {"US": "USD", "GB": "GBP", "CA": "CAD", "AU": "AUD", "NZ": "NZD", "IE": "EUR", "IN": "INR"}
+    return by_country.get(info.country_alpha2 or "", "USD")
+
+
+# ------------------------------------------------------------------------------------ items
+
+
+def income_account_id(client: QboClient) -> str:
+    """The income account new items post to (``AccountType = 'Income'``), cached like the company."""
+    entry = _cached(client)
+    if entry is not None and entry.income_account_id:
+        return entry.income_account_id
+    rows = client.query(Select("Account").where("AccountType", "=", "Income"))
+    accounts = [Account.model_validate(row) for row in rows]
+    usable = [a for a in accounts if a.active is not False and a.account_sub_type not in _NOT_FOR_SALES]
+    if not usable:
+        raise CatalogSetupError(
+            "the QuickBooks company has no income account for Kyrios products: add an Income account in "
+            "QuickBooks (Chart of accounts), then sync again"
+        )
+
+    def preference(account: Account) -> tuple[int, int, str]:
+        sub = account.account_sub_type or ""
+        rank = _INCOME_SUBTYPES.index(sub) if sub in _INCOME_SUBTYPES else len(_INCOME_SUBTYPES)
+        return (rank, int(account.id) if account.id.isdigit() else 0, account.id)
+
+    chosen = min(usable, key=preference).id
+    with _lock:
+        cached = _companies.get(_cache_key(client))
+        if cached is not None:
+            cached.income_account_id = chosen
+    return chosen
+
+
+def ensure_items(client: QboClient, products: Iterable[KyriosProduct]) -> dict[str, str]:
+    """QBO Item id per Kyrios product id, creating the items not mapped yet."""
+    item_ids: dict[str, str] = {}
+    for product in products:
+        if product.id in item_ids:
+            continue
+        known = store.get_mapping(client.realm_id, "item", product.id)
+        item_ids[product.id] = known.qbo_id if known else _create_item(client, product)
+    return item_ids
+
+
+def _create_item(client: QboClient, product: KyriosProduct) -> str:
+    account_id = income_account_id(client)
+    for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+        body = mapping.item_payload(product, account_id, attempt=attempt)
+        request_id = mapping.request_id("item", client.realm_id, product.id, attempt)
+        try:
+            created = Item.model_validate(client.create("Item", body, request_id=request_id))
+        except QboDuplicateName:
+            continue  # another item, customer-facing or inactive, has the name: try the next one
+        stored = store.put_mapping_if_absent(
+            client.realm_id, "item", product.id, qbo_id=created.id, sync_token=created.sync_token
+        )
+        return stored.qbo_id
+    raise CatalogSetupError(
+        f"QuickBooks already has items named like {product.name!r}; rename them in QuickBooks, then sync "
+        "again"
+    )
+
+
+# ------------------------------------------------------------------------------------ taxes
+
+
+def tax_plan(
+    client: QboClient, company_: Company, lines: Sequence[KyriosLine], *, prices_include_tax: bool
+) -> tax.TaxPlan:
+    """A resolved :class:`tax.TaxPlan` for the lines: from the mapping when every combination of taxes is
+    known, else from QBO's tax setup (3 queries), creating missing codes."""
+    if company_.info.is_us:
+        return tax.plan_taxes(company_.info, lines, prices_include_tax=prices_include_tax)
+    remembered = _remembered_plan(client.realm_id, lines, prices_include_tax)
+    if remembered is not None:
+        return remembered
+    plan = tax.plan_taxes(
+        company_.info,
+        lines,
+        prices_include_tax=prices_include_tax,
+        tax_codes=[TaxCode.model_validate(row) for row in client.query("SELECT * FROM TaxCode")],
+        tax_rates=[TaxRate.model_validate(row) for row in client.query("SELECT * FROM TaxRate")],
+        agencies=[TaxAgency.model_validate(row) for row in client.query("SELECT * FROM TaxAgency")],
+    )
+    created: dict[str, str] = {}
+    for code in plan.to_create:
+        request_id = mapping.request_id("taxcode", client.realm_id, code.key)
+        answer = client.create_tax_code(code.payload(), request_id=request_id)
+        created[code.key] = str(answer.get("TaxCodeId") or answer.get("TaxCode", {}).get("Id") or "")
+        if not created[code.key]:
+            raise CatalogSetupError(f"QuickBooks did not return an id for the new tax code {code.name!r}")
+    resolved = plan.resolve(created)
+    for line in lines:
+        store.put_mapping_if_absent(
+            client.realm_id, "tax_code", tax_combination_key(line), qbo_id=resolved.tax_code_for(line.line_id)
+        )
+    return resolved
+
+
+def tax_combination_key(line: KyriosLine) -> str:
+    """The mapping key of a line's combination of taxes (the key ``kyrios_qbo.tax`` plans codes by)."""
+    taxes = [t for t in line.taxes if t.rate_percent > 0] or list(line.taxes)
+    return tax.tax_set_key(taxes)
+
+
+def _remembered_plan(
+    realm_id: str, lines: Sequence[KyriosLine], prices_include_tax: bool
+) -> tax.TaxPlan | None:
+    decided: dict[str, tax.LineTaxCode] = {}
+    for line in lines:
+        known = store.get_mapping(realm_id, "tax_code", tax_combination_key(line))
+        if known is None:
+            return None
+        # Tax is rounded per QBO TaxRate; Kyrios tax ids stand in for the rates of a remembered code.
+        rate_keys = tuple((f"kyrios:{t.tax_id}", t.rate_percent) for t in line.taxes)
+        decided[line.line_id] = tax.LineTaxCode(line.line_id, known.qbo_id, rate_keys=rate_keys)
+    return tax.TaxPlan(
+        is_us=False,
+        global_tax_calculation=tax.global_tax_calculation(lines, prices_include_tax),
+        lines=decided,
+    )

@@ -1,0 +1,139 @@
+"""Customer matching through the pusher: existing customers by email, one new customer per email even
+under races, readable deterministic names when QBO already uses the name (6240)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from kyrios_qbo import store
+from tests.integration.pusher.conftest import (
+    FakeContext,
+    customer,
+    drain_push_queue,
+    invoice_event,
+    line,
+    qbo_objects,
+    sqs_record,
+)
+
+
+def _invoice_for(account_id: str, who: dict[str, Any]) -> dict[str, Any]:
+    return invoice_event(
+        account_id,
+        currency="GBP",
+        customer_=who,
+        lines=[line("l1", "prod_lesson", "Pottery lesson", "1", "40.00")],
+    )
+
+
+def _customers_with(ctl: Any, realm_id: str, email: str) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in qbo_objects(ctl, realm_id, "Customer")
+        if (c.get("PrimaryEmailAddr") or {}).get("Address", "").strip().lower() == email
+    ]
+
+
+def _customer_refs(ctl: Any, realm_id: str) -> list[str]:
+    return [i["CustomerRef"]["value"] for i in qbo_objects(ctl, realm_id, "Invoice")]
+
+
+def test_existing_qbo_customer_is_found_by_email(connect, run_pusher, ctl) -> None:
+    account = connect("GB")
+    existing = ctl.create_customer(
+        account.realm_id, DisplayName="Grace B. Hopper", PrimaryEmailAddr={"Address": "grace@example.com"}
+    )
+    run_pusher(_invoice_for(account.account_id, customer("Grace Hopper", " Grace@Example.COM ")))
+
+    assert _customer_refs(ctl, account.realm_id) == [existing["Id"]]
+    assert len(_customers_with(ctl, account.realm_id, "grace@example.com")) == 1
+    assert store.find_customer_by_email(account.realm_id, "grace@example.com") == existing["Id"]
+
+
+def test_new_customer_is_created_from_name_and_email(connect, run_pusher, ctl) -> None:
+    account = connect("GB")
+    who = customer(
+        "Ada Lovelace", "Ada@Example.com", company="Analytical Engines Ltd", phone="+44 20 7946 0000"
+    )
+    run_pusher(_invoice_for(account.account_id, who))
+
+    [created] = _customers_with(ctl, account.realm_id, "ada@example.com")
+    assert created["DisplayName"] == "Ada Lovelace"
+    assert created["CompanyName"] == "Analytical Engines Ltd"
+    assert "Created by Kyrios" in created["Notes"]
+    assert _customer_refs(ctl, account.realm_id) == [created["Id"]]
+    mapping = store.get_mapping(account.realm_id, "customer", "ada@example.com")
+    assert mapping is not None and mapping.qbo_id == created["Id"]
+
+
+def test_email_variants_match_one_customer(connect, run_pusher, ctl) -> None:
+    account = connect("GB")
+    variants = ["ada@example.com", "  ADA@EXAMPLE.COM", "Ada@Example.Com  "]
+    for email in variants:  # one after the other: the first creates, the others find it
+        run_pusher(_invoice_for(account.account_id, customer("Ada Lovelace", email)))
+
+    [only] = _customers_with(ctl, account.realm_id, "ada@example.com")
+    assert _customer_refs(ctl, account.realm_id) == [only["Id"]] * 3
+
+
+def test_display_name_clash_gets_readable_deterministic_suffix(connect, run_pusher, ctl) -> None:
+    account = connect("GB")
+    # Two other people already hold the plain name and the first fallback (QBO answers 6240 for both).
+    ctl.create_customer(account.realm_id, DisplayName="Ada Lovelace", PrimaryEmailAddr={"Address": "a@x.com"})
+    ctl.create_customer(
+        account.realm_id,
+        DisplayName="Ada Lovelace (ada@example.com)",
+        PrimaryEmailAddr={"Address": "b@x.com"},
+    )
+    run_pusher(_invoice_for(account.account_id, customer("Ada Lovelace", "ada@example.com")))
+
+    [created] = _customers_with(ctl, account.realm_id, "ada@example.com")
+    assert created["DisplayName"] == "Ada Lovelace (ada@example.com) 2"
+    assert _customer_refs(ctl, account.realm_id) == [created["Id"]]
+    assert len(qbo_objects(ctl, account.realm_id, "Customer")) == 3
+
+
+def test_concurrent_events_for_one_new_email_create_exactly_one_customer(connect, ctl, sqs, queues) -> None:
+    from functions.pusher import app
+
+    account = connect("GB")
+    events = [
+        _invoice_for(account.account_id, customer("Ada Lovelace", email))
+        for email in ("ada@example.com", "ADA@example.com", " ada@EXAMPLE.com", "Ada@Example.com")
+    ]
+    for event in events:
+        sqs.send_message(QueueUrl=queues.push_url, MessageBody=json.dumps(event))
+    messages: list[dict[str, Any]] = []
+    while len(messages) < len(events):
+        answer = sqs.receive_message(
+            QueueUrl=queues.push_url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            VisibilityTimeout=1,
+            WaitTimeSeconds=1,
+        )
+        messages += answer.get("Messages", [])
+    start = threading.Barrier(len(messages))
+    failures: list[Any] = []
+
+    def invoke(message: dict[str, Any]) -> None:
+        start.wait()
+        response = app.lambda_handler({"Records": [sqs_record(message, queues.push_arn)]}, FakeContext())
+        if response["batchItemFailures"]:
+            failures.append(message["MessageId"])  # redelivered below, as SQS would
+        else:
+            sqs.delete_message(QueueUrl=queues.push_url, ReceiptHandle=message["ReceiptHandle"])
+
+    threads = [threading.Thread(target=invoke, args=(m,)) for m in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    drain_push_queue(sqs, queues, app.lambda_handler, rounds=8)
+
+    [only] = _customers_with(ctl, account.realm_id, "ada@example.com")
+    assert _customer_refs(ctl, account.realm_id) == [only["Id"]] * 4
+    creates = [r for r in ctl.requests(realm=account.realm_id) if r["endpoint"] == "POST customer"]
+    assert len({r["requestid"] for r in creates}) == 1  # at most one creator ever asked QBO

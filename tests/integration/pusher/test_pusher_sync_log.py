@@ -1,0 +1,98 @@
+"""What the pusher records in the sync log, and the sync-log route of the API."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.integration.pusher.conftest import invoice_event, line, qbo_objects, reissue, sync_log
+from tests.integration.test_connect_support import api_event, call_api
+from tests.lambda_context import lambda_context
+
+ROUTE = "/integrations/quickbooks/sync-log"
+
+
+def _lines() -> list[dict[str, Any]]:
+    return [line("l1", "prod_jug", "Jug", "1", "24.00")]
+
+
+def _get(account_id: str, query: str = "") -> tuple[int, Any]:
+
+    from functions.api.app import lambda_handler
+
+    event = api_event("GET", ROUTE, account_id)
+    event["rawQueryString"] = query
+    if query:
+        event["queryStringParameters"] = dict(part.split("=", 1) for part in query.split("&"))
+    answer = lambda_handler(event, lambda_context("api"))
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_sync_log_route_pages_newest_first_and_is_private(connect, run_pusher, ctl) -> None:
+    account = connect("GB")
+    numbers = ["INV-A1", "INV-A2", "INV-A3"]
+    for number in numbers:
+        run_pusher(invoice_event(account.account_id, currency="GBP", lines=_lines(), number=number))
+
+    status, first = _get(account.account_id, "limit=2")
+    assert status == 200
+    assert [e["entity"] for e in first["entries"]] == ["Invoice INV-A3", "Invoice INV-A2"]
+    assert all(e["outcome"] == "ok" and e["direction"] == "push" for e in first["entries"])
+    assert first["next_cursor"]
+    status, second = _get(account.account_id, f"limit=2&cursor={first['next_cursor']}")
+    assert status == 200
+    assert [e["entity"] for e in second["entries"]] == ["Invoice INV-A1"]
+    assert second["next_cursor"] is None
+    qbo_ids = {i["Id"] for i in qbo_objects(ctl, account.realm_id, "Invoice")}
+    assert {e["qbo_id"] for e in first["entries"] + second["entries"]} == qbo_ids
+
+    status, nothing = _get("acct-another-account")
+    assert (status, nothing["entries"]) == (200, [])
+    status, refused = _get("acct-another-account", f"cursor={first['next_cursor']}")
+    assert status == 400 and refused["field"] == "cursor"
+    status, _ = call_api("GET", ROUTE, None)
+    assert status == 401
+
+
+def test_not_connected_is_skipped_with_an_entry(run_pusher, account_id, emulator) -> None:
+    responses = run_pusher(invoice_event(account_id, currency="GBP", lines=_lines(), number="INV-NC"))
+
+    assert responses[0]["batchItemFailures"] == []
+    [entry] = sync_log(account_id)
+    assert (entry.outcome, entry.entity) == ("skipped", "Invoice INV-NC")
+    assert "not connected" in entry.message
+
+
+def test_invoice_created_before_connecting_is_skipped(connect, run_pusher, ctl) -> None:
+    account = connect("GB")
+    before = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="seconds")
+    run_pusher(
+        invoice_event(account.account_id, currency="GBP", lines=_lines(), number="INV-OLD", created_at=before)
+    )
+
+    [entry] = sync_log(account.account_id)
+    assert entry.outcome == "skipped" and "before QuickBooks was connected" in entry.message
+    assert qbo_objects(ctl, account.realm_id, "Invoice") == []
+    assert [r for r in ctl.requests(realm=account.realm_id) if r["method"] == "POST"] == []
+
+
+def test_imported_invoice_is_never_pushed(connect, run_pusher, ctl) -> None:
+    account = connect("GB")
+    imported = invoice_event(
+        account.account_id,
+        currency="GBP",
+        lines=_lines(),
+        number="INV-IMP",
+        source={"kind": "quickbooks_import", "qbo_invoice_id": "130"},
+    )
+    run_pusher(
+        imported,
+        reissue(imported, "invoice.updated", version=2),
+        reissue(imported, "invoice.paid", version=3, status="paid"),
+    )
+
+    assert qbo_objects(ctl, account.realm_id, "Invoice") == []
+    assert [r for r in ctl.requests(realm=account.realm_id) if r["method"] == "POST"] == []
+    entries = sync_log(account.account_id)
+    assert len(entries) == 3 and all(e.outcome == "skipped" and "imported" in e.message for e in entries)

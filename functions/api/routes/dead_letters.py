@@ -1,0 +1,31 @@
+"""POST /integrations/quickbooks/dead-letters/redrive: send the account's parked pushes again.
+
+Use it after reconnecting QuickBooks (messages parked as ``needs_reconnect``) or after fixing the data a
+push was refused for. Other accounts' parked messages stay where they are. Answers how many moved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from kyrios_qbo import dead_letters
+
+from . import ERROR_RESPONSES, current_account_id
+
+router = Router()
+
+
+@router.post(
+    "/integrations/quickbooks/dead-letters/redrive",
+    summary="Redrive parked pushes",
+    description="Moves the caller's parked Kyrios events from the push dead-letter queue back to the push "
+    "queue (after reconnecting, or after fixing the data). Answers `redriven` and `examined` counts.",
+    responses={**ERROR_RESPONSES},
+    tags=["Sync log"],
+)
+def redrive_dead_letters() -> dict[str, Any]:
+    account_id = current_account_id(router.current_event)
+    result = dead_letters.redrive(account_id)
+    return {"redriven": result.moved, "examined": result.examined}

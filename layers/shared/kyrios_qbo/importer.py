@@ -1,0 +1,575 @@
+"""Historical import QBO → Kyrios: the job (start, progress, cancel) and the state machine's steps.
+
+The API starts a job (:func:`start_import`), which runs as an execution of
+``statemachines/import.asl.json``; its task states call the step functions below through
+``functions/import_steps``. Between states only an :class:`ImportCursor` travels (ids and counters,
+never invoice data: Step Functions caps payloads at 256 KB):
+
+1. :func:`count_step` — ``count(*)`` of the invoices with ``start <= TxnDate <= end``.
+2. :func:`page_step`, repeated — the next page of at most 1000 invoices ``Id > after_id ORDERBY Id``,
+   their customers in one ``Id IN (...)`` query, ``invoice.imported`` events, the review rule for
+   paid invoices, progress. Keyset paging (not ``STARTPOSITION``): an invoice created, deleted or
+   re-dated during a long import cannot shift the pages, so none is skipped or read twice, and a
+   retried page reads exactly the same rows.
+3. :func:`finish_step` / :func:`fail_step` — the job's final status and summary.
+
+Re-running is safe: event ids depend on realm + QBO invoice id only, and each published invoice gets
+a once-marker (:mod:`kyrios_qbo.imported_invoices`), so a re-run or a retried page publishes nothing
+Kyrios has already seen. Invoices the pusher created from Kyrios invoices are never imported back.
+
+Errors leave a step as exceptions whose class names the ASL matches: :class:`QboRetryable` and
+:class:`AwsRetryable` are retried with back-off, :class:`ImportCancelled` ends the execution quietly,
+anything else is caught and recorded on the job by :func:`fail_step`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+)
+
+from kyrios_qbo import imported_invoices, store
+from kyrios_qbo.config import get_settings
+from kyrios_qbo.models.published import ContactIdentity, ImportedLine, InvoiceImported
+from kyrios_qbo.models.qbo import Customer, Invoice
+from kyrios_qbo.observability import logger
+from kyrios_qbo.qbo_errors import QboError
+from kyrios_qbo.qbo_query import MAX_PAGE_SIZE, Select
+
+MAX_SPAN_DAYS = 3653  # ten years, leap days included
+CUSTOMERS_PER_QUERY = 200  # keeps the GET query URL a few KB long
+_LATEST_TIMEZONE = timedelta(hours=14)  # "today" somewhere on Earth (Kiribati, UTC+14)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+Deadline = Callable[[], int] | None
+"""Milliseconds left in the invocation (Lambda's ``context.get_remaining_time_in_millis``)."""
+
+
+# ------------------------------------------------------------------------------------------ errors
+class ImportRequestInvalid(ValueError):
+    """A start request the API answers with 400, naming the field."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class QboRetryable(Exception):
+    """QBO throttled us or failed on its side: the state machine retries the step with back-off."""
+
+
+class AwsRetryable(Exception):
+    """DynamoDB or EventBridge was busy or unreachable: the state machine retries the step."""
+
+
+class ImportCancelled(Exception):
+    """The job is no longer running (cancelled through the API): the execution ends quietly."""
+
+
+class ImportStepFailed(Exception):
+    """A permanent failure; the message is the reason shown to the user."""
+
+
+# ------------------------------------------------------------------------------------------ models
+class ImportRequest(BaseModel):
+    """``POST /integrations/quickbooks/imports``: dates are inclusive, in the company's calendar."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_date: date
+    end_date: date
+    send_review_requests: StrictBool = Field(
+        description="Send a review request for each contact's first paid invoice found by the import."
+    )
+
+    @field_validator("start_date", "end_date", mode="before")
+    @classmethod
+    def _iso_date_only(cls, value: Any) -> Any:
+        # pydantic would also take epoch numbers and datetimes; the API promises YYYY-MM-DD.
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
+            raise ValueError("must be a date written YYYY-MM-DD")
+        return value.strip()
+
+
+def check_import_range(request: ImportRequest, *, now: datetime | None = None) -> None:
+    """Rules across fields; :class:`ImportRequestInvalid` names the field to correct."""
+    if request.start_date > request.end_date:
+        raise ImportRequestInvalid("start_date", "start_date must not be after end_date")
+    if (request.end_date - request.start_date).days >= MAX_SPAN_DAYS:
+        raise ImportRequestInvalid(
+            "start_date", "the range may cover at most 10 years: import older invoices in a second run"
+        )
+    latest_today = ((now or datetime.now(UTC)) + _LATEST_TIMEZONE).date()
+    if request.end_date > latest_today:
+        raise ImportRequestInvalid("end_date", "end_date is in the future")
+
+
+class ImportSummary(BaseModel):
+    published: int = Field(0, description="Invoices sent to Kyrios by this import.")
+    already_imported: int = Field(0, description="Invoices skipped because an earlier import sent them.")
+    from_kyrios: int = Field(0, description="Invoices skipped because they were created from Kyrios.")
+    paid: int = Field(0, description="Paid invoices among those processed.")
+    review_requests_sent: int = Field(0, description="Review requests sent to contacts.")
+
+
+class ImportProgress(BaseModel):
+    """``GET /integrations/quickbooks/imports/{id}``."""
+
+    id: str
+    state: Literal["running", "succeeded", "failed", "cancelled"]
+    start_date: date | None = None
+    end_date: date | None = None
+    send_review_requests: bool | None = None
+    total: int | None = Field(None, description="Invoices in the range (known once counted).")
+    processed: int
+    percent: int = Field(ge=0, le=100)
+    started_at: str
+    finished_at: str | None = None
+    failure_reason: str | None = None
+    summary: ImportSummary
+
+
+class ImportCursor(ImportSummary):
+    """What travels between states; counters add up to the job's summary."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    account_id: str = Field(min_length=1)
+    job_id: str = Field(min_length=1)
+    after_id: str | None = None
+    pages: int = 0
+    total: int = 0
+    processed: int = 0
+    done: bool = False
+
+    def summary(self) -> ImportSummary:
+        return ImportSummary.model_validate(self.model_dump(include=set(ImportSummary.model_fields)))
+
+
+# ------------------------------------------------------------------------------------------ API side
+_sfn_client: Any = None
+
+
+def _stepfunctions() -> Any:
+    global _sfn_client
+    if _sfn_client is None:
+        import boto3  # lazily: only the API's import routes need it
+
+        _sfn_client = boto3.client("stepfunctions")
+    return _sfn_client
+
+
+def _require_connected(account_id: str) -> store.Connection:
+    connection = store.get_connection(account_id)
+    if connection is None or connection.status != "connected":
+        raise store.NotConnected(account_id)
+    return connection
+
+
+def start_import(account_id: str, request: ImportRequest) -> ImportProgress:
+    """Create the job and start its execution (named after the job, so a repeated start is harmless).
+
+    Raises ``store.NotConnected`` and ``store.ImportAlreadyRunning`` (naming the running job).
+    """
+    connection = _require_connected(account_id)
+    params = {
+        "start_date": request.start_date.isoformat(),
+        "end_date": request.end_date.isoformat(),
+        "send_review_requests": request.send_review_requests,
+        "realm_id": connection.realm_id,
+    }
+    job = store.create_import(account_id, params)
+    cursor = ImportCursor(account_id=account_id, job_id=job.job_id)
+    try:
+        answer = _stepfunctions().start_execution(
+            stateMachineArn=get_settings().require("import_state_machine_arn"),
+            name=job.job_id,
+            input=cursor.model_dump_json(),
+        )
+    except Exception:
+        reason = "The import could not be started. Try again."
+        store.finish_import(account_id, job.job_id, "failed", reason=reason)
+        raise
+    store.attach_import_execution(account_id, job.job_id, answer["executionArn"])
+    logger.info("import started", extra={"account_id": account_id, "job_id": job.job_id, **params})
+    return get_import_progress(account_id, job.job_id)
+
+
+def get_import_progress(account_id: str, job_id: str) -> ImportProgress:
+    """The job as the UI shows it; ``store.ImportNotFound`` for another account's or an unknown id."""
+    job = store.get_import(account_id, job_id)
+    if job is None:
+        raise store.ImportNotFound(account_id, job_id)
+    return _progress(job)
+
+
+def cancel_import(account_id: str, job_id: str) -> ImportProgress:
+    """Mark the job cancelled, then stop its execution. Cancelling a finished job changes nothing
+    (``store.ImportNotRunning`` tells the API which state it ended in)."""
+    job = store.get_import(account_id, job_id)
+    if job is None:
+        raise store.ImportNotFound(account_id, job_id)
+    if job.status != "running":
+        raise store.ImportNotRunning(job_id, job.status)
+    # The status first: a step still running sees it and stops instead of recording more progress.
+    job = store.finish_import(
+        account_id, job_id, "cancelled", reason="Cancelled by the user.", summary=job.summary
+    )
+    if job.execution_arn:
+        try:
+            _stepfunctions().stop_execution(executionArn=job.execution_arn, cause="Cancelled by the user.")
+        except Exception as exc:  # already stopped or gone: the job record is what counts
+            logger.warning("could not stop the execution", extra={"job_id": job_id, "error": repr(exc)})
+    return _progress(job)
+
+
+def _progress(job: store.ImportJob) -> ImportProgress:
+    params = job.params
+    total = job.total
+    if total is not None and job.status == "succeeded":
+        percent = 100
+    elif total:
+        percent = min(99 if job.status == "running" else 100, job.processed * 100 // total)
+    else:
+        percent = 100 if job.status == "succeeded" else 0
+    return ImportProgress(
+        id=job.job_id,
+        state=job.status,
+        start_date=params.get("start_date"),
+        end_date=params.get("end_date"),
+        send_review_requests=params.get("send_review_requests"),
+        total=total,
+        processed=job.processed,
+        percent=percent,
+        started_at=job.created_at,
+        finished_at=job.finished_at,
+        failure_reason=job.reason if job.status == "failed" else None,
+        summary=ImportSummary.model_validate(job.summary or {}),
+    )
+
+
+# ------------------------------------------------------------------------------------------ steps
+@contextmanager
+def _typed_failures() -> Iterator[None]:
+    """Turn what a step can hit into the exception classes the ASL's Retry/Catch name."""
+    try:
+        yield
+    except (store.ImportNotRunning, ImportCancelled) as exc:
+        raise ImportCancelled(str(exc)) from exc
+    except QboError as exc:
+        if exc.retryable:
+            raise QboRetryable(exc.explain()) from exc
+        raise ImportStepFailed(exc.explain()) from exc
+    except imported_invoices.StoreBusy as exc:
+        raise AwsRetryable(str(exc)) from exc
+    except Exception as exc:
+        from kyrios_qbo.events import PublishFailed  # lazily, like the publishing itself
+
+        if isinstance(exc, PublishFailed) or _is_transient_aws(exc):
+            raise AwsRetryable(f"AWS was busy: {exc}") from exc
+        raise
+
+
+_TRANSIENT_AWS_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "InternalException", "ServiceUnavailable", "InternalFailure",
+    "TransactionConflictException",
+})
+
+
+def _is_transient_aws(exc: Exception) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+
+    if isinstance(exc, ConnectionError | ReadTimeoutError):
+        return True
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code")) in _TRANSIENT_AWS_CODES
+    return isinstance(exc, BotoCoreError) and "endpoint" in str(exc).lower()
+
+
+def _running_job(cursor: ImportCursor) -> store.ImportJob:
+    job = store.get_import(cursor.account_id, cursor.job_id)
+    if job is None:
+        raise ImportStepFailed(f"import {cursor.job_id} does not exist")
+    if job.status != "running":
+        raise ImportCancelled(f"import {cursor.job_id} is {job.status}")
+    return job
+
+
+def _open_client(job: store.ImportJob, deadline: Deadline) -> Any:
+    from kyrios_qbo.qbo_access import open_client  # lazily: the API side never needs tokens
+
+    client = open_client(job.account_id, deadline=deadline)
+    if client.realm_id != job.params.get("realm_id"):
+        raise ImportStepFailed(
+            "The QuickBooks company connected to this account changed during the import. "
+            "Start a new import for the company now connected."
+        )
+    return client
+
+
+def _invoice_query(params: Mapping[str, Any]) -> Select:
+    return (
+        Select("Invoice")
+        .where("TxnDate", ">=", date.fromisoformat(params["start_date"]))
+        .where("TxnDate", "<=", date.fromisoformat(params["end_date"]))
+    )
+
+
+def count_step(cursor: ImportCursor, *, deadline: Deadline = None) -> ImportCursor:
+    """Count the invoices of the range and record the total."""
+    with _typed_failures():
+        job = _running_job(cursor)
+        total = _open_client(job, deadline).count(_invoice_query(job.params))
+        store.update_import_progress(job.account_id, job.job_id, 0, total)
+    return cursor.model_copy(update={"total": total, "done": total == 0})
+
+
+def page_step(cursor: ImportCursor, *, deadline: Deadline = None) -> ImportCursor:
+    """Import the next page after ``cursor.after_id``; the answer is the cursor for the next one."""
+    with _typed_failures():
+        job = _running_job(cursor)
+        client = _open_client(job, deadline)
+        query = _invoice_query(job.params)
+        if cursor.after_id is not None:
+            query = query.where("Id", ">", cursor.after_id)
+        rows = client.query(query.order_by("Id").max(MAX_PAGE_SIZE))
+        invoices = [Invoice.model_validate(row) for row in rows]
+        counts = _import_page(job, client, invoices)
+        processed = cursor.processed + len(invoices)
+        store.update_import_progress(job.account_id, job.job_id, processed, max(cursor.total, processed))
+    after_id = invoices[-1].id if invoices else cursor.after_id
+    updated = {name: getattr(cursor, name) + value for name, value in counts.items()}
+    logger.info(
+        "import page done",
+        extra={"job_id": cursor.job_id, "page": cursor.pages + 1, "invoices": len(invoices), **counts},
+    )
+    return cursor.model_copy(
+        update={
+            **updated,
+            "after_id": after_id,
+            "pages": cursor.pages + 1,
+            "processed": processed,
+            "total": max(cursor.total, processed),
+            "done": len(invoices) < MAX_PAGE_SIZE,
+        }
+    )
+
+
+def _import_page(job: store.ImportJob, client: Any, invoices: Sequence[Invoice]) -> dict[str, int]:
+    """Publish what Kyrios has not seen yet and apply the review rule; counters of this page."""
+    from kyrios_qbo import events, reviews  # lazily: the API side never publishes
+
+    counts = {"published": 0, "already_imported": 0, "from_kyrios": 0, "paid": 0, "review_requests_sent": 0}
+    if not invoices:
+        return counts
+    realm_id = client.realm_id
+    known = imported_invoices.lookup(realm_id, [invoice.id for invoice in invoices])
+    wanted: list[Invoice] = []
+    for invoice in invoices:
+        if invoice.id in known.from_kyrios:
+            counts["from_kyrios"] += 1
+        elif known.imported_by.get(invoice.id, job.job_id) != job.job_id:
+            counts["already_imported"] += 1
+        else:
+            wanted.append(invoice)  # new, or published by this job's earlier attempt at this page
+    customers = _customers(client, {inv.customer_ref.value for inv in wanted if inv.customer_ref})
+    occurred_at = datetime.now(UTC)
+    home_currency = _home_currency(job.account_id)
+    events_out = [
+        _invoice_event(job, realm_id, invoice, customers, home_currency, occurred_at) for invoice in wanted
+    ]
+    to_publish = [e for e in events_out if e.qbo_invoice_id not in known.imported_by]
+    if to_publish:
+        events.publish(to_publish)
+        imported_invoices.record(realm_id, [e.qbo_invoice_id for e in to_publish], job.job_id)
+    counts["published"] = len(events_out)
+
+    send_enabled = bool(job.params.get("send_review_requests"))
+    reviewed_customers: set[str] = set()
+    for invoice, event in zip(wanted, events_out, strict=True):
+        if event.paid_state != "paid":
+            continue
+        counts["paid"] += 1
+        customer_id = event.customer.qbo_customer_id
+        if customer_id in reviewed_customers:
+            continue  # the page's first paid invoice of this contact already decided
+        reviewed_customers.add(customer_id)
+        # When it became paid is not on the invoice; its last change is the closest QBO tells.
+        meta = invoice.meta_data
+        paid_at = meta.last_updated_time if meta and meta.last_updated_time else event.txn_date
+        if reviews.request_review_if_first_paid(
+            account_id=job.account_id,
+            realm_id=realm_id,
+            customer=event.customer,
+            invoice_id=event.qbo_invoice_id,
+            amount=event.total,
+            currency=event.currency,
+            paid_at=paid_at,
+            origin="import",
+            send_enabled=send_enabled,
+        ):
+            counts["review_requests_sent"] += 1
+    return counts
+
+
+def _customers(client: Any, ids: set[str]) -> dict[str, Customer]:
+    """The page's customers, inactive ones included (old invoices often name them), in few queries."""
+    found: dict[str, Customer] = {}
+    ordered = sorted(ids, key=lambda value: (len(value), value))
+    for start in range(0, len(ordered), CUSTOMERS_PER_QUERY):
+        chunk = ordered[start : start + CUSTOMERS_PER_QUERY]
+        query = Select("Customer").where("Id", "IN", chunk).where("Active", "IN", [True, False])
+        query = query.max(MAX_PAGE_SIZE)
+        for row in client.query(query):
+            customer = Customer.model_validate(row)
+            found[customer.id] = customer
+    return found
+
+
+def _home_currency(account_id: str) -> str:
+    connection = store.get_connection(account_id)
+    return (connection.company.currency if connection else None) or "USD"
+
+
+def _valid_email(address: str | None) -> str | None:
+    """QBO keeps whatever was typed; an address Kyrios cannot use is left out, not an error."""
+    if not address:
+        return None
+    try:
+        return ContactIdentity(qbo_customer_id="x", display_name="x", email=address).email
+    except ValidationError:
+        return None
+
+
+def _contact(invoice: Invoice, customers: Mapping[str, Customer]) -> ContactIdentity:
+    ref = invoice.customer_ref
+    if ref is None:
+        raise ImportStepFailed(f"QuickBooks invoice {invoice.id} has no customer")
+    customer = customers.get(ref.value)
+    name = (customer.display_name if customer else None) or ref.name or f"QuickBooks customer {ref.value}"
+    email = _valid_email(customer.email if customer else None)
+    if email is None and invoice.bill_email is not None:
+        email = _valid_email(invoice.bill_email.address)  # the address the invoice was sent to
+    return ContactIdentity(qbo_customer_id=ref.value, display_name=name, email=email)
+
+
+def _lines(invoice: Invoice) -> list[ImportedLine]:
+    lines: list[ImportedLine] = []
+    for line in invoice.line:
+        if line.detail_type == "SalesItemLineDetail":
+            detail = line.sales_item_line_detail
+            qty = detail.qty if detail and detail.qty and detail.qty > 0 else None
+            lines.append(
+                ImportedLine(
+                    description=line.description,
+                    item_name=detail.item_ref.name if detail and detail.item_ref else None,
+                    quantity=qty,
+                    unit_price=detail.unit_price if detail else None,
+                    amount=line.amount or 0,
+                    tax_code=detail.tax_code_ref.value if detail and detail.tax_code_ref else None,
+                )
+            )
+        elif line.detail_type == "DiscountLineDetail" and line.amount:
+            # A discount reduces the total: Kyrios sees it as a negative line.
+            lines.append(ImportedLine(description=line.description or "Discount", amount=-abs(line.amount)))
+    return lines
+
+
+def _invoice_event(
+    job: store.ImportJob,
+    realm_id: str,
+    invoice: Invoice,
+    customers: Mapping[str, Customer],
+    home_currency: str,
+    occurred_at: datetime,
+) -> InvoiceImported:
+    try:
+        total = invoice.total_amt or 0
+        return InvoiceImported(
+            account_id=job.account_id,
+            realm_id=realm_id,
+            occurred_at=occurred_at,
+            import_id=job.job_id,
+            qbo_invoice_id=invoice.id,
+            doc_number=invoice.doc_number,
+            txn_date=invoice.txn_date,
+            due_date=invoice.due_date,
+            currency=invoice.currency_ref.value if invoice.currency_ref else home_currency,
+            customer=_contact(invoice, customers),
+            lines=_lines(invoice),
+            total=total,
+            balance=invoice.balance if invoice.balance is not None else total,
+            paid_state=invoice.paid_state,
+        )
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise ImportStepFailed(
+            f"QuickBooks invoice {invoice.id} (number {invoice.doc_number or '-'}) could not be read: "
+            f"{where} {problem['msg']}. Correct it in QuickBooks and run the import again."
+        ) from None
+
+
+def finish_step(cursor: ImportCursor) -> ImportCursor:
+    """Mark the job succeeded with its summary."""
+    with _typed_failures():
+        store.update_import_progress(cursor.account_id, cursor.job_id, cursor.processed, cursor.total)
+        summary = cursor.summary().model_dump()
+        store.finish_import(cursor.account_id, cursor.job_id, "succeeded", summary=summary)
+    logger.info("import succeeded", extra={"job_id": cursor.job_id, **cursor.summary().model_dump()})
+    return cursor
+
+
+def failure_reason(error: Mapping[str, Any] | None) -> str:
+    """A sentence for the UI from the state machine's ``{"Error", "Cause"}`` of the failed step."""
+    error = error or {}
+    name = str(error.get("Error") or "Error")
+    cause = error.get("Cause")
+    message = ""
+    if isinstance(cause, str):
+        try:
+            decoded = json.loads(cause)
+        except ValueError:
+            message = cause
+        else:
+            message = str(decoded.get("errorMessage") or "") if isinstance(decoded, dict) else cause
+    message = message.strip()[:600]
+    if name == "QboRetryable":
+        return (
+            "QuickBooks kept refusing or failing after several retries, so the import stopped. "
+            f"Last answer: {message} Run the import again later: invoices already imported are not "
+            "sent twice."
+        )
+    if name == "AwsRetryable" or name.startswith(("Lambda.", "States.")):
+        return (
+            f"The import stopped on a temporary problem on our side ({name}). Run it again: invoices "
+            "already imported are not sent twice."
+        )
+    if name in {"NotConnected", "NeedsReconnect"}:
+        return f"{message} Reconnect QuickBooks in Kyrios settings, then run the import again.".strip()
+    return message or f"The import stopped on an unexpected error ({name})."
+
+
+def fail_step(cursor: ImportCursor, error: Mapping[str, Any] | None) -> ImportCursor:
+    """Record the failure; a job already cancelled stays cancelled."""
+    reason = failure_reason(error)
+    with suppress(store.ImportNotRunning):
+        store.finish_import(
+            cursor.account_id, cursor.job_id, "failed", reason=reason, summary=cursor.summary().model_dump()
+        )
+    logger.warning("import failed", extra={"job_id": cursor.job_id, "reason": reason})
+    return cursor

@@ -239,11 +239,16 @@ class WebhookDispatcher:
                 if flush:
                     batch, self._pending = self._pending, []
                     self._first_pending = None
+                    if batch:  # not idle until it is scheduled: wait_idle() must not slip in between
+                        self._busy += 1
             if batch:
                 try:
                     self._schedule(batch)
                 except Exception:  # never let the thread die
                     log.exception("webhook batching failed")
+                finally:
+                    with self._cv:
+                        self._busy -= 1
             if next_send is not None:
                 try:
                     self._attempt(next_send[2], next_send[3])

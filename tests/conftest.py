@@ -14,7 +14,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,60 @@ def drain(sqs: Any) -> Callable[..., list[dict[str, Any]]]:
         return drain_queue(sqs, queue_url, n, timeout)
 
     return _drain
+
+
+# ------------------------------------------------------------------------------ the QBO emulator
+def reset_bundle_caches() -> None:
+    """Forget what the layer caches per container (settings, app secret, tokens, company details):
+    tests change the configuration between modules, as a new deployment would."""
+    from kyrios_qbo import catalog, secrets, tokens
+    from kyrios_qbo.config import get_settings
+
+    get_settings.cache_clear()
+    secrets.forget_cached()
+    tokens.forget_cached()
+    catalog.forget_companies()
+
+
+@contextmanager
+def bundle_on_emulator(
+    server: Any, *, env: Mapping[str, str] | None = None, redirect_uris: Sequence[str] = ()
+) -> Iterator[Any]:
+    """Point the bundle at a running QBO emulator exactly as a deployment points it at Intuit: a
+    Secrets Manager secret with the emulator app's credentials, INTUIT_ENVIRONMENT = its discovery
+    document, QBO_API_BASE_URL = its API, plus ``env``; everything is restored afterwards."""
+    import boto3
+
+    from local.qbo_emulator import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_REDIRECT_URIS,
+        DEFAULT_VERIFIER_TOKEN,
+    )
+
+    secret_name = f"test/intuit-app/{uuid.uuid4().hex[:10]}"
+    boto3.client("secretsmanager").create_secret(
+        Name=secret_name,
+        SecretString=json.dumps({
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "webhook_verifier_token": DEFAULT_VERIFIER_TOKEN,
+        }),
+    )
+    settings = dict(env or {})
+    callback = settings.get("OAUTH_REDIRECT_URI", os.environ.get("OAUTH_REDIRECT_URI"))
+    server.control.register_app(
+        DEFAULT_CLIENT_ID,
+        redirect_uris=[*DEFAULT_REDIRECT_URIS, *redirect_uris, *([callback] if callback else [])],
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INTUIT_APP_SECRET_ID", secret_name)
+        patch.setenv("INTUIT_ENVIRONMENT", server.discovery_url)
+        patch.setenv("QBO_API_BASE_URL", server.api_base)
+        for name, value in settings.items():
+            patch.setenv(name, value)
+        reset_bundle_caches()
+        try:
+            yield server
+        finally:
+            reset_bundle_caches()

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import boto3
 import pytest
 import requests
 
+from tests.conftest import bundle_on_emulator
 from tests.lambda_context import lambda_context
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,16 +29,6 @@ UI_RETURN_URL = "https://app.kyrios.test/settings/integrations/quickbooks"
 CLIENT_ID = "emulator-client-id"
 CLIENT_SECRET = "emulator-client-secret"
 VERIFIER = "emulator-verifier-token"
-
-
-def reset_caches() -> None:
-    """Settings and per-container caches of the modules under test (config changed between modules)."""
-    from kyrios_qbo import secrets, tokens
-    from kyrios_qbo.config import get_settings
-
-    get_settings.cache_clear()
-    secrets.forget_cached()
-    tokens.forget_cached()
 
 
 @pytest.fixture(scope="module")
@@ -56,24 +46,11 @@ def emulator() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def connect_env(local_aws: Any, emulator: Any) -> Iterator[Any]:
     """Environment of the api / oauth_callback functions, wired to the emulator."""
-    secret_name = f"test/intuit-app/{uuid.uuid4().hex[:10]}"
-    boto3.client("secretsmanager").create_secret(
-        Name=secret_name,
-        SecretString=json.dumps(
-            {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "webhook_verifier_token": VERIFIER}
-        ),
-    )
+    env = {"OAUTH_REDIRECT_URI": REDIRECT_URI, "UI_RETURN_URL": UI_RETURN_URL, "HTTP_TIMEOUT_SECONDS": "10"}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("INTUIT_APP_SECRET_ID", secret_name)
-        patch.setenv("INTUIT_ENVIRONMENT", emulator.discovery_url)
-        patch.setenv("QBO_API_BASE_URL", emulator.api_base)
-        patch.setenv("OAUTH_REDIRECT_URI", REDIRECT_URI)
-        patch.setenv("UI_RETURN_URL", UI_RETURN_URL)
-        patch.setenv("HTTP_TIMEOUT_SECONDS", "10")
         patch.delenv("ACCOUNT_ID_CLAIM", raising=False)
-        reset_caches()
-        yield emulator
-    reset_caches()
+        with bundle_on_emulator(emulator, env=env):
+            yield emulator
 
 
 @pytest.fixture

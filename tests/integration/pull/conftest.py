@@ -11,70 +11,29 @@ the bus through ``bus_events_queue``.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import boto3
 import pytest
 
-from local.qbo_emulator import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_REDIRECT_URIS,
-    DEFAULT_VERIFIER_TOKEN,
-    EmulatorServer,
-)
+from local.qbo_emulator import DEFAULT_CLIENT_ID, DEFAULT_VERIFIER_TOKEN, EmulatorServer
+from tests.conftest import bundle_on_emulator
 
 from .support import Bus, Company, PollQueue, Relay, call_webhook
-
-
-def _reset_app_caches() -> None:
-    from kyrios_qbo import secrets
-    from kyrios_qbo.config import get_settings
-
-    get_settings.cache_clear()
-    secrets.forget_cached()
 
 
 @pytest.fixture(scope="module")
 def qbo(local_aws: Any) -> Iterator[EmulatorServer]:
     """The emulator, with the bundle's settings and Intuit app secret pointing at it."""
     server = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False)
-    secrets_manager = boto3.client("secretsmanager")
-    secret_id = os.environ["INTUIT_APP_SECRET_ID"]
-    previous_secret = secrets_manager.get_secret_value(SecretId=secret_id)["SecretString"]
-    saved = {name: os.environ.get(name) for name in ("INTUIT_ENVIRONMENT", "QBO_API_BASE_URL")}
-    os.environ["INTUIT_ENVIRONMENT"] = server.discovery_url
-    os.environ["QBO_API_BASE_URL"] = server.api_base
-    secrets_manager.put_secret_value(
-        SecretId=secret_id,
-        SecretString=json.dumps(
-            {
-                "client_id": DEFAULT_CLIENT_ID,
-                "client_secret": DEFAULT_CLIENT_SECRET,
-                "webhook_verifier_token": DEFAULT_VERIFIER_TOKEN,
-            }
-        ),
-    )
-    server.control.register_app(
-        DEFAULT_CLIENT_ID, redirect_uris=[*DEFAULT_REDIRECT_URIS, os.environ["OAUTH_REDIRECT_URI"]]
-    )
-    _reset_app_caches()
     try:
-        yield server
+        with bundle_on_emulator(server):
+            yield server
     finally:
         server.stop()
-        secrets_manager.put_secret_value(SecretId=secret_id, SecretString=previous_secret)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        _reset_app_caches()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from local.qbo_emulator import EmulatorControl, EmulatorServer
+from tests.conftest import bundle_on_emulator
 
 REPO = Path(__file__).resolve().parents[3]
 EVENTS = REPO / "events"
@@ -28,51 +28,16 @@ EVENTS = REPO / "events"
 def emulator(local_aws: Any) -> Iterator[EmulatorServer]:
     """The QBO emulator, with the bundle's settings and Intuit app secret pointing at it (token refresh
     and reconnect talk to it as they would to Intuit)."""
-    import boto3
-
-    from local.qbo_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_VERIFIER_TOKEN
     from tests.integration.test_connect_support import REDIRECT_URI
 
     srv = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False)
-    secrets_manager = boto3.client("secretsmanager")
-    secret_id = os.environ["INTUIT_APP_SECRET_ID"]
-    previous_secret = secrets_manager.get_secret_value(SecretId=secret_id)["SecretString"]
-    secrets_manager.put_secret_value(SecretId=secret_id, SecretString=json.dumps({
-        "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET,
-        "webhook_verifier_token": DEFAULT_VERIFIER_TOKEN,
-    }))
-    srv.control.register_app(
-        DEFAULT_CLIENT_ID, redirect_uris=[REDIRECT_URI, os.environ["OAUTH_REDIRECT_URI"]]
-    )
-    names = ("INTUIT_ENVIRONMENT", "QBO_API_BASE_URL", "PUSH_MAX_RECEIVES", "HTTP_TIMEOUT_SECONDS")
-    saved = {k: os.environ.get(k) for k in names}
-    os.environ["INTUIT_ENVIRONMENT"] = srv.discovery_url
-    os.environ["QBO_API_BASE_URL"] = srv.api_base
-    os.environ["PUSH_MAX_RECEIVES"] = "5"
-    # Short enough that an injected timeout costs little; the emulator answers in milliseconds otherwise.
-    os.environ["HTTP_TIMEOUT_SECONDS"] = "1"
-    _reset_caches()
+    # Short timeouts so that an injected timeout costs little; the emulator answers in milliseconds.
+    env = {"PUSH_MAX_RECEIVES": "5", "HTTP_TIMEOUT_SECONDS": "1"}
     try:
-        yield srv
+        with bundle_on_emulator(srv, env=env, redirect_uris=[REDIRECT_URI]):
+            yield srv
     finally:
         srv.stop()
-        secrets_manager.put_secret_value(SecretId=secret_id, SecretString=previous_secret)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        _reset_caches()
-
-
-def _reset_caches() -> None:
-    from kyrios_qbo import catalog, secrets, tokens
-    from kyrios_qbo.config import get_settings
-
-    get_settings.cache_clear()
-    secrets.forget_cached()
-    tokens.forget_cached()
-    catalog.forget_companies()
 
 
 @pytest.fixture

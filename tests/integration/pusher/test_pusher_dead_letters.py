@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kyrios_qbo import store
+from tests.conftest import reset_bundle_caches
 from tests.integration import test_connect_support as connect_support
 from tests.integration.pusher.conftest import dead_letters, invoice_event, line, qbo_objects, sync_log, writes
 
@@ -100,7 +101,7 @@ def test_needs_reconnect_parks_then_reconnect_and_redrive_push_exactly_once(
     # The user reconnects through the UI: api connect → Intuit consent → oauth callback.
     monkeypatch.setenv("OAUTH_REDIRECT_URI", connect_support.REDIRECT_URI)
     monkeypatch.setenv("UI_RETURN_URL", connect_support.UI_RETURN_URL)
-    connect_support.reset_caches()
+    reset_bundle_caches()
     status, location, outcome = connect_support.connect(account.account_id, account.realm_id)
     assert status == 302 and location.startswith(connect_support.UI_RETURN_URL), (location, outcome)
     connection = store.get_connection(account.account_id)

@@ -556,9 +556,11 @@ class Story:
                     f"reading import progress answered {answer.status_code}: {answer.text[:200]}"
                 )
             progress = answer.json()
+            total = progress.get("total")
             line = (
-                f"{progress.get('state')} {progress.get('processed')}/{progress.get('total')} "
-                f"{progress.get('percent')}%"
+                f"{progress.get('state')} {progress.get('processed')}/{total} {progress.get('percent')}%"
+                if total is not None
+                else f"{progress.get('state')}: counting the invoices in the range"
             )
             if line != shown:
                 bar = "#" * (int(progress.get("percent") or 0) // 5)

@@ -10,7 +10,7 @@ from typing import Any
 
 from kyrios_qbo import catalog, mapping, matching, store
 from kyrios_qbo.models.kyrios import KyriosDocument, check_kyrios_totals
-from kyrios_qbo.push.outcomes import PushContext
+from kyrios_qbo.push.outcomes import PushContext, PushResult
 from kyrios_qbo.tax import TaxPlan
 
 
@@ -27,6 +27,23 @@ class Prepared:
     refs: mapping.DocumentRefs
     plan: TaxPlan
     company: catalog.Company
+
+
+def already_applied(
+    ctx: PushContext, kind: store.MappingKind, kyrios_id: str, version: int, label: str
+) -> tuple[store.IdMapping | None, PushResult | None]:
+    """The document's mapping, and a 'skipped' result when QBO already has this version or a newer one
+    (a redelivered, late or reordered snapshot must never roll QBO back)."""
+    current = store.get_mapping(ctx.realm_id, kind, kyrios_id)
+    if current is None or current.applied_version < version:
+        return current, None
+    return current, PushResult(
+        "skipped",
+        f"QuickBooks already has version {current.applied_version} of this {label}",
+        kind,
+        kyrios_id,
+        current.qbo_id,
+    )
 
 
 def check_totals(document: KyriosDocument) -> None:

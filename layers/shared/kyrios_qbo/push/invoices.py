@@ -27,15 +27,9 @@ def push_invoice(ctx: PushContext, event: InvoiceSnapshotEvent) -> PushResult:
     skipped = _reason_to_skip(ctx, invoice)
     if skipped:
         return PushResult("skipped", skipped, "invoice", invoice.id)
-    current = store.get_mapping(ctx.realm_id, "invoice", invoice.id)
-    if current is not None and current.applied_version >= invoice.version:
-        return PushResult(
-            "skipped",
-            f"QuickBooks already has version {current.applied_version} of this invoice",
-            "invoice",
-            invoice.id,
-            current.qbo_id,
-        )
+    current, applied = documents.already_applied(ctx, "invoice", invoice.id, invoice.version, "invoice")
+    if applied is not None:
+        return applied
     documents.check_totals(invoice)
     prepared = documents.prepare(ctx, invoice)
     body = mapping.invoice_payload(invoice, prepared.refs, prepared.plan, prepared.company.profile)

@@ -7,7 +7,7 @@ changes nothing. The payment method and date travel as ``TxnDate``, ``PaymentRef
 
 from __future__ import annotations
 
-from kyrios_qbo import mapping, store
+from kyrios_qbo import mapping
 from kyrios_qbo.models.kyrios import PaymentCompletedEvent
 from kyrios_qbo.push import documents
 from kyrios_qbo.push.outcomes import PushContext, PushResult
@@ -19,15 +19,11 @@ def push_sales_receipt(ctx: PushContext, event: PaymentCompletedEvent) -> PushRe
         return PushResult(
             "skipped", "paid before QuickBooks was connected", "sales_receipt", payment.id
         )
-    current = store.get_mapping(ctx.realm_id, "sales_receipt", payment.id)
-    if current is not None and current.applied_version >= payment.version:
-        return PushResult(
-            "skipped",
-            f"QuickBooks already has version {current.applied_version} of this payment",
-            "sales_receipt",
-            payment.id,
-            current.qbo_id,
-        )
+    current, applied = documents.already_applied(
+        ctx, "sales_receipt", payment.id, payment.version, "payment"
+    )
+    if applied is not None:
+        return applied
     documents.check_totals(payment)
     prepared = documents.prepare(ctx, payment)
     body = mapping.sales_receipt_payload(payment, prepared.refs, prepared.plan, prepared.company.profile)

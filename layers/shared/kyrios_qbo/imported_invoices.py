@@ -2,7 +2,7 @@
 
 A page of the historical import touches up to 1000 invoices: one ``GetItem``/``PutItem`` each would
 cost thousands of DynamoDB round trips per page, so this module reads and writes the same items in
-batches (``BatchGetItem`` of 100 keys, ``BatchWriteItem`` of 25 items). It uses the store's key layout
+batches (``store._dynamo.batch_get``/``batch_put``). It uses the store's key layout
 (:mod:`kyrios_qbo.store`): the once-marker ``REALM#<realm>`` / ``ONCE#invoice-imported:<qbo id>``
 (so ``store.is_marked`` sees it too) with the id of the import that published it, and the reverse
 id mapping ``QMAP#invoice#<qbo id>`` that the pusher writes for invoices it created from Kyrios.
@@ -10,16 +10,13 @@ id mapping ``QMAP#invoice#<qbo id>`` that the pusher writes for invoices it crea
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from kyrios_qbo.store import _dynamo as db
+from kyrios_qbo.store.errors import StoreBusy
 
-_GET_BATCH = 100
-_WRITE_BATCH = 25
-_MAX_ROUNDS = 8  # unprocessed keys come back under throttling: retry them with a short back-off
+__all__ = ["ImportedState", "StoreBusy", "lookup", "marker_name", "record"]
 
 
 def marker_name(qbo_invoice_id: str) -> str:
@@ -45,11 +42,6 @@ class ImportedState:
     """QBO invoice ids the pusher created from Kyrios invoices (Kyrios has them already)."""
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def lookup(realm_id: str, qbo_invoice_ids: Sequence[str]) -> ImportedState:
     """Markers and Kyrios mappings of ``qbo_invoice_ids`` (consistent reads, batched)."""
     pk = db.realm_pk(realm_id)
@@ -57,24 +49,13 @@ def lookup(realm_id: str, qbo_invoice_ids: Sequence[str]) -> ImportedState:
     keys += [db.key(pk, _pushed_sk(i)) for i in qbo_invoice_ids]
     imported_by: dict[str, str] = {}
     from_kyrios: set[str] = set()
-    table = db.table_name()
-    for chunk in _chunks(keys, _GET_BATCH):
-        request: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True}}
-        for round_number in range(_MAX_ROUNDS):
-            answer = db.client().batch_get_item(RequestItems=request)
-            for item in answer.get("Responses", {}).get(table, []):
-                sk = db.get_s(item, "sk")
-                if sk.startswith("ONCE#"):
-                    invoice_id = sk.removeprefix("ONCE#").removeprefix("invoice-imported:")
-                    imported_by[invoice_id] = db.opt_s(item, "import_id") or ""
-                else:
-                    from_kyrios.add(sk.removeprefix("QMAP#invoice#"))
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(0.05 * 2**round_number)
+    for item in db.batch_get(keys, what="import markers"):
+        sk = db.get_s(item, "sk")
+        if sk.startswith("ONCE#"):
+            invoice_id = sk.removeprefix("ONCE#").removeprefix("invoice-imported:")
+            imported_by[invoice_id] = db.opt_s(item, "import_id") or ""
         else:
-            raise db_busy("reading import markers")
+            from_kyrios.add(sk.removeprefix("QMAP#invoice#"))
     return ImportedState(imported_by=imported_by, from_kyrios=frozenset(from_kyrios))
 
 
@@ -83,26 +64,7 @@ def record(realm_id: str, qbo_invoice_ids: Sequence[str], import_id: str) -> Non
     republishes with the same event ids, which Kyrios drops)."""
     pk = db.realm_pk(realm_id)
     now, job = db.s(db.iso_now()), db.s(import_id)
-    table = db.table_name()
-    for chunk in _chunks(list(qbo_invoice_ids), _WRITE_BATCH):
-        writes = [
-            {"PutRequest": {"Item": {**db.key(pk, _marker_sk(i)), "marked_at": now, "import_id": job}}}
-            for i in chunk
-        ]
-        request: dict[str, Any] = {table: writes}
-        for round_number in range(_MAX_ROUNDS):
-            answer = db.client().batch_write_item(RequestItems=request)
-            request = answer.get("UnprocessedItems") or {}
-            if not request:
-                break
-            time.sleep(0.05 * 2**round_number)
-        else:
-            raise db_busy("writing import markers")
-
-
-class StoreBusy(RuntimeError):
-    """DynamoDB kept returning unprocessed items: retry the work later."""
-
-
-def db_busy(what: str) -> StoreBusy:
-    return StoreBusy(f"DynamoDB kept throttling while {what}")
+    db.batch_put(
+        [{**db.key(pk, _marker_sk(i)), "marked_at": now, "import_id": job} for i in qbo_invoice_ids],
+        what="import markers",
+    )

@@ -299,7 +299,7 @@ def sync_customers(
         and not _is_created_by_kyrios(c)
         and not (c.id in known and known[c.id].contact_published)
     ]
-    ours = pulled_customers.mapped_qbo_ids(realm_id, "customer", [c.id for c in candidates])
+    ours = mappings.mapped_qbo_ids(realm_id, "customer", [c.id for c in candidates])
     to_publish = [c for c in candidates if c.id not in ours]
 
     # Email index before publishing: the pusher may act on the new contact at once.
@@ -342,7 +342,7 @@ def _update_email_index(
             fresh[c.id] = email
         if old and old != email:
             mappings.move_customer_email(realm_id, c.id, old, None)  # conditional: only if still ours
-    pulled_customers.index_emails(realm_id, fresh)
+    mappings.index_customer_emails(realm_id, fresh)
     for c in gone:
         previous = known.get(c.id)
         for old in {previous.email if previous else None, _normalized(c.email)} - {None}:
@@ -387,7 +387,7 @@ def request_reviews(
         paid.append(invoice)
     if not paid:
         return 0
-    pushed = pulled_customers.mapped_qbo_ids(connection.realm_id, "invoice", [i.id for i in paid])
+    pushed = mappings.mapped_qbo_ids(connection.realm_id, "invoice", [i.id for i in paid])
     send_enabled = bool(connection.settings.get("send_review_requests", True))
     requested = 0
     for invoice in paid:

@@ -24,6 +24,10 @@ pk                             sk                               what
                                                                 the same transaction)
 ``REALM#<realm>``              ``EMAIL#<normalised email>``     QBO customer id for the email
 ``REALM#<realm>``              ``RATE#QBO``                     request token buckets (10/s, 500/min)
+``REALM#<realm>``              ``PULLED#<qbo customer id>``     poller's record: indexed email, contact
+                                                                published (``pulled_customers``)
+``REALM#<realm>``              ``REVIEW#<qbo customer id>``     the contact's one review opportunity
+                                                                (``reviews``)
 ``OAUTH_STATE#<state>``        ``STATE``                        OAuth state → account (TTL)
 =============================  ===============================  ==========================================
 
@@ -86,6 +90,7 @@ from kyrios_qbo.store.errors import (
     OAuthStateInvalid,
     RealmOwnedByAnotherAccount,
     StaleVersion,
+    StoreBusy,
     StoreError,
     TokenVersionConflict,
 )
@@ -108,6 +113,8 @@ from kyrios_qbo.store.mappings import (
     find_kyrios_id,
     get_mapping,
     index_customer_email,
+    index_customer_emails,
+    mapped_qbo_ids,
     move_customer_email,
     normalize_email,
     put_mapping,
@@ -148,6 +155,7 @@ __all__ = [
     "Page",
     "RealmOwnedByAnotherAccount",
     "StaleVersion",
+    "StoreBusy",
     "StoreError",
     "SyncLogEntry",
     "TokenVersionConflict",
@@ -171,10 +179,12 @@ __all__ = [
     "get_mapping",
     "get_running_import_id",
     "index_customer_email",
+    "index_customer_emails",
     "is_marked",
     "list_connected_accounts",
     "list_imports",
     "list_sync_log",
+    "mapped_qbo_ids",
     "mark_needs_reconnect",
     "mark_once",
     "move_customer_email",

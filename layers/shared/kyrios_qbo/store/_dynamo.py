@@ -6,13 +6,14 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Generic, TypeVar
 
 from kyrios_qbo.config import get_settings
-from kyrios_qbo.store.errors import InvalidCursor, InvalidKey
+from kyrios_qbo.store.errors import InvalidCursor, InvalidKey, StoreBusy
 
 T = TypeVar("T")
 Item = dict[str, Any]
@@ -195,3 +196,47 @@ def check_limit(limit: int, maximum: int = 1000) -> int:
     if not 1 <= limit <= maximum:
         raise ValueError(f"limit must be between 1 and {maximum}")
     return limit
+
+
+BATCH_GET_SIZE = 100
+BATCH_WRITE_SIZE = 25
+_UNPROCESSED_ROUNDS = 6
+
+
+def batch_get(keys: Sequence[Item], *, what: str) -> list[Item]:
+    """Consistent ``BatchGetItem`` of any number of keys (duplicates removed), re-asking for what
+    DynamoDB leaves unprocessed with backoff; raises ``StoreBusy`` naming ``what`` if it keeps doing so."""
+    table = table_name()
+    found: list[Item] = []
+    unique = list({(k["pk"]["S"], k["sk"]["S"]): k for k in keys}.values())
+    for start in range(0, len(unique), BATCH_GET_SIZE):
+        request: dict[str, Any] = {
+            table: {"Keys": unique[start : start + BATCH_GET_SIZE], "ConsistentRead": True}
+        }
+        for round_ in range(_UNPROCESSED_ROUNDS):
+            answer = client().batch_get_item(RequestItems=request)
+            found.extend(answer.get("Responses", {}).get(table, []))
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2**round_, 1.0))
+        else:
+            raise StoreBusy(f"DynamoDB kept throttling while reading {what}")
+    return found
+
+
+def batch_put(items: Sequence[Item], *, what: str) -> None:
+    """``BatchWriteItem`` puts of any number of items, with the same unprocessed handling."""
+    table = table_name()
+    for start in range(0, len(items), BATCH_WRITE_SIZE):
+        pending: dict[str, Any] = {
+            table: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_SIZE]]
+        }
+        for round_ in range(_UNPROCESSED_ROUNDS):
+            answer = client().batch_write_item(RequestItems=pending)
+            pending = answer.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**round_, 1.0))
+        else:
+            raise StoreBusy(f"DynamoDB kept throttling while writing {what}")

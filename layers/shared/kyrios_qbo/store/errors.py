@@ -130,3 +130,7 @@ class InvalidCursor(StoreError, ValueError):
 
 class ConcurrentModification(StoreError):
     """An item kept changing under us; the caller may retry the whole operation."""
+
+
+class StoreBusy(StoreError, RuntimeError):
+    """DynamoDB kept part of a batch unprocessed (throttling): retry the work later."""

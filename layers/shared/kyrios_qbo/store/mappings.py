@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -233,3 +234,30 @@ def move_customer_email(
         except Exception as exc:
             if not db.is_condition_failure(exc):  # it points at another customer now: leave it
                 raise
+
+
+def mapped_qbo_ids(realm_id: str, kind: MappingKind, qbo_ids: Iterable[str]) -> set[str]:
+    """Which of these QBO ids have an id mapping of ``kind`` (created or pushed by the bundle), in
+    batched reads: a poll or an import page checks hundreds at once."""
+    prefix = f"QMAP#{kind}#"
+    items = db.batch_get([_reverse_key(realm_id, kind, qbo_id) for qbo_id in qbo_ids], what="id mappings")
+    return {db.get_s(item, "sk")[len(prefix) :] for item in items}
+
+
+def index_customer_emails(realm_id: str, emails_by_customer: Mapping[str, str]) -> None:
+    """:func:`index_customer_email` for many customers at once, in batched writes (overwrites, as it
+    does). Two customers with one email: the later one in the mapping wins (callers pass them oldest
+    change first), as with one put after the other."""
+    now = db.iso_now()
+    latest = {normalize_email(email): customer_id for customer_id, email in emails_by_customer.items()}
+    db.batch_put(
+        [
+            {
+                **_email_key(realm_id, email),
+                "qbo_customer_id": db.s(db.key_part(customer_id, "QBO customer id")),
+                "updated_at": db.s(now),
+            }
+            for email, customer_id in latest.items()
+        ],
+        what="the customer email index",
+    )

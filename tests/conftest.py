@@ -21,6 +21,10 @@ from typing import Any
 
 import pytest
 
+# The reliability suite's counts are printed at the end of every run (xdist's controller only loads
+# plugins named here, not a subfolder's conftest).
+pytest_plugins = ["tests.reliability.report"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 QBO_SAMPLES = REPO_ROOT.parent / "shared" / "qbo-samples"
 """Real QBO payloads, read in place (never copied into the repo)."""

@@ -51,7 +51,7 @@ class Route:
     """One ``HttpApi`` event of the template."""
 
     method: str  # upper case, or ANY
-    path: str  # e.g. /integrations/quickbooks/imports/{id}
+    path: str  # e.g. /integrations/quickbooks/imports/{job_id}
     function_id: str
     authorized: bool
     event_name: str = ""

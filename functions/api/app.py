@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -23,27 +22,20 @@ from kyrios_qbo.store.errors import NotConnected
 from kyrios_qbo.tokens import NeedsReconnect
 
 ROUTE_MODULES = ("connection", "imports", "sync_log", "dead_letters")
-"""Every router module of ``routes/``; a module not (yet) present is skipped."""
+"""Every router module of ``routes/``."""
 
-_PACKAGE = f"{__package__}.routes" if __package__ else "routes"  # tests import functions.api.app
-
-
-def _route_module(name: str) -> ModuleType | None:
-    qualified = f"{_PACKAGE}.{name}"
-    try:
-        return importlib.import_module(qualified)
-    except ModuleNotFoundError as exc:
-        if exc.name == qualified:
-            return None
-        raise  # the module exists but one of its imports is missing: a real error
-
+# Lambda imports this file as ``app`` next to the ``routes`` package; tests import ``functions.api.app``.
+_PACKAGE = f"{__package__}.routes" if __package__ else "routes"
 
 routes: Any = importlib.import_module(_PACKAGE)
 app = APIGatewayHttpResolver(enable_validation=True)
 for _name in ROUTE_MODULES:
-    _module = _route_module(_name)
-    if _module is not None:
-        app.include_router(_module.router)
+    app.include_router(importlib.import_module(f"{_PACKAGE}.{_name}").router)
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def _problem(status: int, error: str, message: str, field: str | None = None) -> Response[str]:
@@ -117,7 +109,7 @@ def openapi_document() -> dict[str, Any]:
             title=OPENAPI_TITLE,
             version=OPENAPI_VERSION,
             description="Settings → Integrations → QuickBooks. Every route needs the Kyrios JWT; the "
-            "account comes from its claims. Errors answer {\"error\", \"message\", \"field\"?}.",
+            'account comes from its claims. Errors answer {"error", "message", "field"?}.',
         )
     )
     for path in document.get("paths", {}).values():
@@ -137,6 +129,19 @@ def render_openapi() -> str:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    if event.get("body") and not _is_json(headers.get("content-type")):
+        # Refused before the resolver: its request validation raises on some media types (a multipart
+        # type without a boundary), which would otherwise be a 500.
+        problem = routes.ApiProblem(
+            415, "unsupported_media_type", "Send the request body as application/json."
+        )
+        return {
+            "statusCode": 415,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": problem.body().model_dump_json(exclude_none=True),
+            "isBase64Encoded": False,
+        }
     return app.resolve(event, context)
 
 

@@ -151,9 +151,9 @@ def test_front_door_builds_payload_2_events_with_the_callers_claims(stack: Local
     assert answer.status_code in (404, 409)  # no such import for a new account
     event = stack.invocations_of("ApiFunction")[-1].event
     assert event["version"] == "2.0"
-    assert event["routeKey"] == "GET /integrations/quickbooks/imports/{id}"
+    assert event["routeKey"] == "GET /integrations/quickbooks/imports/{job_id}"
     assert event["rawPath"] == "/integrations/quickbooks/imports/job-42"
-    assert event["pathParameters"] == {"id": "job-42"}
+    assert event["pathParameters"] == {"job_id": "job-42"}
     assert event["queryStringParameters"] == {"a": "1,2", "b": "x"}
     assert event["rawQueryString"] == "a=1&a=2&b=x"
     assert event["cookies"] == ["session=abc"]

@@ -53,6 +53,14 @@ def current_account_id(event: BaseProxyEvent) -> str:
     return value
 
 
+def success_response(description: str, model: Any = None, status: int = 200) -> dict[int, OpenAPIResponse]:
+    """The documented success answer of a route. Powertools only derives it from the return
+    annotation when a route passes no ``responses=``, and every route here passes its errors."""
+    if model is None:
+        return {status: {"description": description}}
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
 def error_response(description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": ApiError}}}
 
@@ -60,6 +68,9 @@ def error_response(description: str) -> OpenAPIResponse:
 ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
     400: error_response("Malformed request: the body is not JSON, a field is unknown or has the wrong type."),
     401: error_response("No Kyrios account in the caller's token."),
+}
+JSON_BODY_RESPONSE: dict[int, OpenAPIResponse] = {
+    415: error_response("The body is not application/json."),
 }
 CONFLICT_RESPONSE: dict[int, OpenAPIResponse] = {
     409: error_response("QuickBooks is not connected (or must be reconnected) for this account."),

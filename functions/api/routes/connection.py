@@ -15,7 +15,14 @@ from kyrios_qbo.models.api import (
     SettingsPatch,
 )
 
-from . import CONFLICT_RESPONSE, ERROR_RESPONSES, ApiProblem, current_account_id
+from . import (
+    CONFLICT_RESPONSE,
+    ERROR_RESPONSES,
+    JSON_BODY_RESPONSE,
+    ApiProblem,
+    current_account_id,
+    success_response,
+)
 
 router = Router()
 TAGS = ["Connection"]
@@ -26,7 +33,10 @@ TAGS = ["Connection"]
     summary="Start connecting QuickBooks",
     description="Returns the Intuit sign-in URL. Its single-use state is bound to the caller's account "
     "and expires after 10 minutes; Intuit then redirects the browser to the public callback.",
-    responses={**ERROR_RESPONSES},
+    responses={
+        **success_response("The Intuit sign-in URL to send the browser to.", ConnectResponse),
+        **ERROR_RESPONSES,
+    },
     tags=TAGS,
 )
 def start_connect() -> ConnectResponse:
@@ -38,7 +48,7 @@ def start_connect() -> ConnectResponse:
     "/integrations/quickbooks",
     summary="Connection status",
     description="connected, needs_reconnect or not_connected, with the company, settings and last sync.",
-    responses={**ERROR_RESPONSES},
+    responses={**success_response("The integration's status.", ConnectionStatus), **ERROR_RESPONSES},
     tags=TAGS,
 )
 def get_status() -> ConnectionStatus:
@@ -49,7 +59,12 @@ def get_status() -> ConnectionStatus:
     "/integrations/quickbooks/settings",
     summary="Change sync settings",
     description="Only the fields given change. Unknown fields or non-boolean values are refused (400).",
-    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
+    responses={
+        **success_response("The status with the settings now in force.", ConnectionStatus),
+        **ERROR_RESPONSES,
+        **CONFLICT_RESPONSE,
+        **JSON_BODY_RESPONSE,
+    },
     tags=TAGS,
 )
 def update_settings(patch: Annotated[SettingsPatch, Body()]) -> ConnectionStatus:
@@ -67,7 +82,10 @@ def update_settings(patch: Annotated[SettingsPatch, Body()]) -> ConnectionStatus
     summary="Disconnect QuickBooks",
     description="Forgets the tokens and releases the company, then revokes the authorization at Intuit. "
     "Idempotent: disconnecting when not connected answers not_connected.",
-    responses={**ERROR_RESPONSES},
+    responses={
+        **success_response("Disconnected; says whether Intuit confirmed the revocation.", DisconnectResponse),
+        **ERROR_RESPONSES,
+    },
     tags=TAGS,
 )
 def disconnect() -> DisconnectResponse:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from kyrios_qbo import dead_letters
 
-from . import ERROR_RESPONSES, current_account_id
+from . import ERROR_RESPONSES, current_account_id, success_response
 
 router = Router()
 
@@ -22,7 +22,10 @@ router = Router()
     summary="Redrive parked pushes",
     description="Moves the caller's parked Kyrios events from the push dead-letter queue back to the push "
     "queue (after reconnecting, or after fixing the data). Answers `redriven` and `examined` counts.",
-    responses={**ERROR_RESPONSES},
+    responses={
+        **success_response("How many parked changes of this account were sent again."),
+        **ERROR_RESPONSES,
+    },
     tags=["Sync log"],
 )
 def redrive_dead_letters() -> dict[str, Any]:

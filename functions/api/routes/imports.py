@@ -10,7 +10,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from kyrios_qbo import importer, store
 
-from . import CONFLICT_RESPONSE, ERROR_RESPONSES, ApiProblem, current_account_id, error_response
+from . import (
+    CONFLICT_RESPONSE,
+    ERROR_RESPONSES,
+    JSON_BODY_RESPONSE,
+    ApiProblem,
+    current_account_id,
+    error_response,
+    success_response,
+)
 
 router = Router()
 TAGS = ["Import"]
@@ -25,12 +33,10 @@ NOT_FOUND = {404: error_response("No import with this id for the caller's accoun
     "into Kyrios. Answers 202 with the job; follow it with GET. One import runs at a time per account "
     "(409 names the running one). Re-running a range imports nothing twice.",
     responses={
-        202: {
-            "description": "The import started.",
-            "content": {"application/json": {"model": importer.ImportProgress}},
-        },
+        **success_response("The import started.", importer.ImportProgress, status=202),
         **ERROR_RESPONSES,
         **CONFLICT_RESPONSE,
+        **JSON_BODY_RESPONSE,
     },
     tags=TAGS,
 )
@@ -43,7 +49,9 @@ def start_import(request: Annotated[importer.ImportRequest, Body()]) -> Response
         raise ApiProblem(400, "invalid_request", exc.message, exc.field) from None
     except store.ImportAlreadyRunning as exc:
         raise ApiProblem(
-            409, "import_running", f"Import {exc.running_job_id} is still running: wait for it or cancel it.",
+            409,
+            "import_running",
+            f"Import {exc.running_job_id} is still running: wait for it or cancel it.",
         ) from None
     return Response(
         status_code=202, content_type=content_types.APPLICATION_JSON, body=progress.model_dump_json()
@@ -55,7 +63,11 @@ def start_import(request: Annotated[importer.ImportRequest, Body()]) -> Response
     summary="Import progress",
     description="State (running, succeeded, failed, cancelled), invoices counted and processed, percent, "
     "times, the failure reason and a summary (published, paid, review requests sent).",
-    responses={**ERROR_RESPONSES, **NOT_FOUND},
+    responses={
+        **success_response("The import's progress.", importer.ImportProgress),
+        **ERROR_RESPONSES,
+        **NOT_FOUND,
+    },
     tags=TAGS,
 )
 def get_import(job_id: JobId) -> importer.ImportProgress:
@@ -71,7 +83,12 @@ def get_import(job_id: JobId) -> importer.ImportProgress:
     summary="Cancel an import",
     description="Stops a running import. Invoices already imported stay in Kyrios. Cancelling an import "
     "that already ended answers 409 with its state.",
-    responses={**ERROR_RESPONSES, **NOT_FOUND, 409: error_response("The import already ended.")},
+    responses={
+        **success_response("The import's progress.", importer.ImportProgress),
+        **ERROR_RESPONSES,
+        **NOT_FOUND,
+        409: error_response("The import already ended."),
+    },
     tags=TAGS,
 )
 def cancel_import(job_id: JobId) -> importer.ImportProgress:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from kyrios_qbo import store
 
-from . import ERROR_RESPONSES, ApiProblem, current_account_id
+from . import ERROR_RESPONSES, ApiProblem, current_account_id, success_response
 
 router = Router()
 DEFAULT_LIMIT = 50
@@ -25,7 +25,10 @@ MAX_LIMIT = 200
     summary="Sync log",
     description="Recent pushes to and pulls from QuickBooks with their outcome and, for failures, what "
     "QuickBooks said and what to do. Newest first; page with `cursor`.",
-    responses={**ERROR_RESPONSES},
+    responses={
+        **success_response("Sync log entries, newest first, and the cursor of the next page."),
+        **ERROR_RESPONSES,
+    },
     tags=["Sync log"],
 )
 def get_sync_log() -> dict[str, Any]:

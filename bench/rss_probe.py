@@ -1,0 +1,68 @@
+"""Peak memory of one function's handler running real events, in a fresh process (as a Lambda container).
+
+``python -m bench.rss_probe`` reads ``{"code_dir", "layer_dir", "events": [...]}`` on stdin, imports the
+handler module from the function folder with the layer on the path (nothing of the bench or the
+local stack is imported, so their memory is not counted), runs every event through
+``lambda_handler`` and prints ``{"max_rss_mb", "invocations", "errors"}``. The environment (local AWS
+endpoint, table names, the emulator) comes from the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+import uuid
+from typing import Any
+
+
+class ProbeContext:
+    """The parts of Lambda's context object the handlers and Powertools read."""
+
+    def __init__(self, function_name: str, timeout_seconds: float = 120.0) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 128
+        self.aws_request_id = str(uuid.uuid4())
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "probe"
+        self._until = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._until - time.monotonic()) * 1000))
+
+
+def peak_rss_kb() -> int:
+    """This process's peak RSS. Linux's ``getrusage`` ``ru_maxrss`` survives fork and exec, so a child of
+    a large parent reports the parent's peak; ``VmHWM`` belongs to this program's own address space."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def main() -> int:
+    job: dict[str, Any] = json.load(sys.stdin)
+    sys.path[:0] = [job["code_dir"], job["layer_dir"]]
+    import app  # type: ignore[import-not-found]  # the function's handler module
+
+    errors = 0
+    for event in job["events"]:
+        try:
+            app.lambda_handler(event, ProbeContext(job.get("function_name", "probe")))
+        except Exception:  # a replayed event may be refused (e.g. a used OAuth code); memory still counts
+            errors += 1
+    peak_kb = peak_rss_kb()
+    summary = {"max_rss_mb": peak_kb / 1024, "invocations": len(job["events"]), "errors": errors}
+    print("\n" + json.dumps(summary), file=sys.__stdout__ or sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -36,6 +36,31 @@ def test_mapping_accepts_only_newer_versions(realm_id):
     assert store.get_mapping(realm_id, "invoice", "inv-1") == newer
 
 
+def test_a_newer_version_of_the_same_qbo_object_costs_one_write(realm_id):
+    """Every update after the first keeps the QBO id: no two-item transaction (DynamoDB bills it double)."""
+    from kyrios_qbo.store import _dynamo
+
+    operations: list[str] = []
+
+    def record(model, **_kwargs):
+        operations.append(model.name)
+
+    events = _dynamo.client().meta.events
+    events.register("before-call.dynamodb", record)
+    try:
+        store.put_mapping(realm_id, "invoice", "inv-cost", qbo_id="131", sync_token="0", applied_version=1)
+        first = list(operations)
+        operations.clear()
+        store.put_mapping(realm_id, "invoice", "inv-cost", qbo_id="131", sync_token="1", applied_version=2)
+    finally:
+        events.unregister("before-call.dynamodb", record)
+
+    assert first == ["GetItem", "TransactWriteItems"]
+    assert operations == ["GetItem", "UpdateItem"]
+    assert store.find_kyrios_id(realm_id, "invoice", "131") == "inv-cost"
+    assert store.get_mapping(realm_id, "invoice", "inv-cost").applied_version == 2
+
+
 def test_racing_writers_newest_version_wins(realm_id):
     versions = list(range(1, 11))
     outcomes: dict[int, str] = {}

@@ -105,17 +105,26 @@ def put_mapping(
             # Exactly the version we read: a writer in between makes us re-read and re-judge.
             condition = "applied_version = :read_version"
             values[":read_version"] = db.n(current.applied_version)
+        update: dict[str, Any] = {
+            "TableName": db.table_name(),
+            "Key": forward,
+            "UpdateExpression": f"SET {', '.join(sets)}"
+            + ("" if sync_token is not None else " REMOVE sync_token"),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if current is not None and current.qbo_id == qbo_id:
+            # Same QBO object, newer version (every update after the first): its reverse mapping is
+            # already there, so one conditional write does instead of a two-item transaction.
+            try:
+                db.client().update_item(**update)
+            except Exception as exc:
+                if db.is_condition_failure(exc):
+                    continue  # another writer got in between: re-read and re-judge
+                raise
+            return IdMapping(realm_id, kind, kyrios_id, qbo_id, sync_token, applied_version, now)
         operations: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": db.table_name(),
-                    "Key": forward,
-                    "UpdateExpression": f"SET {', '.join(sets)}"
-                    + ("" if sync_token is not None else " REMOVE sync_token"),
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeValues": values,
-                }
-            },
+            {"Update": update},
             {
                 "Put": {
                     "TableName": db.table_name(),

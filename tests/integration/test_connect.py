@@ -184,7 +184,7 @@ def test_access_denied(account_id: str, company: str, emulator: Any) -> None:
 
 def test_code_intuit_rejects(account_id: str, company: str, emulator: Any) -> None:
     params = consent(start_connect(account_id), company)
-    params["code"] = params["code"][:-4] + "XXXX"
+    params["code"] = params["code"][:-4] + "zzzz"
     assert call_callback(params)[2] == {"quickbooks": "error", "reason": "code_rejected"}
     _assert_not_connected(account_id)
     assert _live_grants(emulator, company) == []

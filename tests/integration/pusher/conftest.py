@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -209,6 +210,35 @@ def drain_push_queue(
             if message["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=queues.push_url, ReceiptHandle=message["ReceiptHandle"])
     return responses
+
+
+def push_concurrently(sqs: Any, queues: Queues, events: list[dict[str, Any]]) -> None:
+    """Send ``events``, then hand each message to its own pusher invocation, all released at once (as
+    concurrent Lambda invocations would hold them); what failed is redelivered until the queue is empty."""
+    from functions.pusher import app
+
+    for event in events:
+        sqs.send_message(QueueUrl=queues.push_url, MessageBody=json.dumps(event))
+    messages: list[dict[str, Any]] = []
+    while len(messages) < len(events):
+        messages += sqs.receive_message(
+            QueueUrl=queues.push_url, MaxNumberOfMessages=10, AttributeNames=["All"],
+            VisibilityTimeout=1, WaitTimeSeconds=1,
+        ).get("Messages", [])
+    start = threading.Barrier(len(messages))
+
+    def invoke(message: dict[str, Any]) -> None:
+        start.wait()
+        response = app.lambda_handler({"Records": [sqs_record(message, queues.push_arn)]}, FakeContext())
+        if not response["batchItemFailures"]:
+            sqs.delete_message(QueueUrl=queues.push_url, ReceiptHandle=message["ReceiptHandle"])
+
+    threads = [threading.Thread(target=invoke, args=(m,)) for m in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    drain_push_queue(sqs, queues, app.lambda_handler, rounds=8)
 
 
 def dead_letters(sqs: Any, queues: Queues, timeout: float = 2.0) -> list[dict[str, Any]]:

@@ -3,19 +3,15 @@ under races, readable deterministic names when QBO already uses the name (6240).
 
 from __future__ import annotations
 
-import json
-import threading
 from typing import Any
 
 from kyrios_qbo import store
 from tests.integration.pusher.conftest import (
-    FakeContext,
     customer,
-    drain_push_queue,
     invoice_event,
     line,
+    push_concurrently,
     qbo_objects,
-    sqs_record,
 )
 
 
@@ -96,42 +92,13 @@ def test_display_name_clash_gets_readable_deterministic_suffix(connect, run_push
 
 
 def test_concurrent_events_for_one_new_email_create_exactly_one_customer(connect, ctl, sqs, queues) -> None:
-    from functions.pusher import app
 
     account = connect("GB")
     events = [
         _invoice_for(account.account_id, customer("Ada Lovelace", email))
         for email in ("ada@example.com", "ADA@example.com", " ada@EXAMPLE.com", "Ada@Example.com")
     ]
-    for event in events:
-        sqs.send_message(QueueUrl=queues.push_url, MessageBody=json.dumps(event))
-    messages: list[dict[str, Any]] = []
-    while len(messages) < len(events):
-        answer = sqs.receive_message(
-            QueueUrl=queues.push_url,
-            MaxNumberOfMessages=10,
-            AttributeNames=["All"],
-            VisibilityTimeout=1,
-            WaitTimeSeconds=1,
-        )
-        messages += answer.get("Messages", [])
-    start = threading.Barrier(len(messages))
-    failures: list[Any] = []
-
-    def invoke(message: dict[str, Any]) -> None:
-        start.wait()
-        response = app.lambda_handler({"Records": [sqs_record(message, queues.push_arn)]}, FakeContext())
-        if response["batchItemFailures"]:
-            failures.append(message["MessageId"])  # redelivered below, as SQS would
-        else:
-            sqs.delete_message(QueueUrl=queues.push_url, ReceiptHandle=message["ReceiptHandle"])
-
-    threads = [threading.Thread(target=invoke, args=(m,)) for m in messages]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    drain_push_queue(sqs, queues, app.lambda_handler, rounds=8)
+    push_concurrently(sqs, queues, events)
 
     [only] = _customers_with(ctl, account.realm_id, "ada@example.com")
     assert _customer_refs(ctl, account.realm_id) == [only["Id"]] * 4

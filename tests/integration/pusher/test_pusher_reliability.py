@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import random
-import threading
 from decimal import Decimal
 from typing import Any
 
@@ -12,17 +10,15 @@ import pytest
 
 from kyrios_qbo import store
 from tests.integration.pusher.conftest import (
-    FakeContext,
-    drain_push_queue,
     invoice_event,
     line,
     money,
     paid,
     payment_event,
+    push_concurrently,
     qbo_objects,
     reissue,
     retotal,
-    sqs_record,
     tax,
     writes,
 )
@@ -88,7 +84,6 @@ def test_redelivery_creates_nothing_more(kind, connect, run_pusher, ctl) -> None
 
 
 def test_shuffled_concurrent_versions_end_in_the_newest_state(connect, ctl, sqs, queues) -> None:
-    from functions.pusher import app
 
     account = connect("GB")
     v1 = invoice_event(account.account_id, currency="GBP", lines=_lines("1"))
@@ -104,31 +99,7 @@ def test_shuffled_concurrent_versions_end_in_the_newest_state(connect, ctl, sqs,
     )
     events = [v1, v2, v3, v4]
     random.Random(20260507).shuffle(events)
-    for event in events:
-        sqs.send_message(QueueUrl=queues.push_url, MessageBody=json.dumps(event))
-    messages: list[dict[str, Any]] = []
-    while len(messages) < len(events):
-        messages += sqs.receive_message(
-            QueueUrl=queues.push_url,
-            MaxNumberOfMessages=10,
-            AttributeNames=["All"],
-            VisibilityTimeout=1,
-            WaitTimeSeconds=1,
-        ).get("Messages", [])
-    start = threading.Barrier(len(messages))
-
-    def invoke(message: dict[str, Any]) -> None:
-        start.wait()
-        response = app.lambda_handler({"Records": [sqs_record(message, queues.push_arn)]}, FakeContext())
-        if not response["batchItemFailures"]:
-            sqs.delete_message(QueueUrl=queues.push_url, ReceiptHandle=message["ReceiptHandle"])
-
-    threads = [threading.Thread(target=invoke, args=(m,)) for m in messages]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    drain_push_queue(sqs, queues, app.lambda_handler, rounds=8)
+    push_concurrently(sqs, queues, events)
 
     [invoice] = qbo_objects(ctl, account.realm_id, "Invoice")
     assert money(invoice["TotalAmt"]) == total == Decimal("113.00")

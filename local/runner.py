@@ -293,7 +293,12 @@ class LocalStack:
                 parameters=params,
             )
             per_function = {fid: res.function_environment(fid) for fid in res.function_logical_ids()}
-            local_only = {"INTUIT_ENVIRONMENT": emulator.discovery_url, "QBO_API_BASE_URL": emulator.api_base}
+            local_only = {
+                "INTUIT_ENVIRONMENT": emulator.discovery_url,
+                "QBO_API_BASE_URL": emulator.api_base,
+                # The emulator's rate limits run on its clock: space our budget on the same clock.
+                "QBO_RATE_TIME_SCALE": repr(min(1.0, 1.0 / time_scale)),
+            }
             environment = {**merged_environment(per_function), **local_only}
             os.environ.update(environment)
             clear_layer_caches()

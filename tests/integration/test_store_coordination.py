@@ -159,56 +159,92 @@ def test_cursor_compares_times_not_offsets(realm_id):
 
 
 # ---------------------------------------------------------------------------------------- rate budget
-def test_token_bucket_grants_its_burst_then_asks_to_wait(realm_id):
-    waits = [store.take_qbo_request_tokens(realm_id) for _ in range(rate.BURST + 1)]
+def _interval() -> float:
+    return rate.Spacing.scaled().interval
+
+
+def test_rate_budget_grants_its_burst_then_spaces_slots(realm_id):
+    waits = [store.reserve_qbo_request(realm_id, max_wait=5) for _ in range(rate.BURST + 2)]
     assert waits[: rate.BURST] == [0.0] * rate.BURST
-    assert 0 < waits[rate.BURST] <= 1 / rate.RATE + 1e-6
+    # The third and fourth callers are queued one and two intervals behind the burst.
+    assert waits[rate.BURST] == pytest.approx(_interval(), abs=0.05)
+    assert waits[rate.BURST + 1] == pytest.approx(2 * _interval(), abs=0.05)
 
 
-def test_token_bucket_never_grants_more_than_the_budget_under_concurrency(realm_id):
-    started = time.monotonic()
-
-    def hammer(_index: int) -> int:
-        granted = 0
-        while time.monotonic() < started + 1.5:
-            if store.take_qbo_request_tokens(realm_id) == 0.0:
-                granted += 1
-        return granted
-
-    granted = sum(run_together(8, hammer))
-    elapsed = time.monotonic() - started
-    assert granted <= rate.BURST + rate.RATE * elapsed
-    assert granted >= rate.BURST + rate.RATE * 1.0  # and the budget is actually used
-
-
-def test_token_bucket_rejects_impossible_requests(realm_id):
-    with pytest.raises(ValueError):
-        store.take_qbo_request_tokens(realm_id, rate.BURST + 1)
-    with pytest.raises(ValueError):
-        store.take_qbo_request_tokens(realm_id, 0)
-
-
-def test_wait_for_tokens_blocks_until_granted(realm_id):
+def test_rate_budget_refuses_without_reserving_when_the_caller_cannot_wait(realm_id):
     for _ in range(rate.BURST):
-        assert store.take_qbo_request_tokens(realm_id) == 0.0
-    granted_at = time.monotonic()
-    assert store.wait_for_qbo_request_tokens(realm_id, 2, max_wait_seconds=2) is True
-    # The bucket was emptied again: with no time to wait, 2 tokens are refused — unless the machine
-    # stalled long enough for them to refill (timing under load is not this test's subject).
-    refused = store.wait_for_qbo_request_tokens(realm_id, 2, max_wait_seconds=0)
-    assert refused is False or time.monotonic() - granted_at >= 2 / rate.RATE
+        assert store.reserve_qbo_request(realm_id, max_wait=5) == 0.0
+    assert store.reserve_qbo_request(realm_id, max_wait=0.0) is None
+    assert store.reserve_qbo_request(realm_id, max_wait=0.0) is None
+    # The refusals took nothing: the next caller that can wait is first in line.
+    assert store.reserve_qbo_request(realm_id, max_wait=5) == pytest.approx(_interval(), abs=0.05)
 
 
-def _grant_times_at_full_speed(seconds: float) -> list[float]:
-    state, now, grants = rate.full_bucket(0.0), 0.0, []
-    while now < seconds:
-        new_state, wait = rate.try_take(state, now, 1)
-        if new_state is None:
-            now += wait
-        else:
-            state = new_state
-            grants.append(now)
-    return grants
+def test_an_idle_company_grants_at_once_again(realm_id):
+    for _ in range(rate.BURST + 1):
+        store.reserve_qbo_request(realm_id, max_wait=5)
+    time.sleep(3 * _interval() + 0.05)
+    assert store.reserve_qbo_request(realm_id, max_wait=0.0) == 0.0
+
+
+def test_rate_budget_never_grants_more_than_qbo_allows_under_concurrency(realm_id):
+    """8 threads take slots as fast as they are given for 1.5 s: every 1-second window of granted slots
+    holds at most 10, and the budget is actually used."""
+    started = time.time()
+    slots: list[float] = []
+    lock = threading.Lock()
+
+    def hammer(_index: int) -> None:
+        while time.time() < started + 1.5:
+            asked = time.time()
+            wait = store.reserve_qbo_request(realm_id, max_wait=1.0)
+            if wait is None:
+                continue
+            with lock:
+                slots.append(asked + wait)
+            time.sleep(wait)
+
+    run_together(8, hammer)
+    slots.sort()
+    assert _max_in_window(slots, 1.0) <= rate.PER_SECOND
+    assert len(slots) >= rate.BURST + rate.RATE * 1.0
+
+
+def test_a_reservation_costs_one_write_and_no_read(realm_id):
+    """The budget is paid per QBO call: once the container knows the company is busy, each slot is
+    one conditional UpdateItem (and never a read)."""
+    calls: list[str] = []
+    events = store._dynamo.client().meta.events
+    handler_id = "count-rate-calls"
+
+    def count(model, **_kwargs) -> None:
+        calls.append(model.name)
+
+    events.register("before-call.dynamodb", count, unique_id=handler_id)
+    try:
+        for _ in range(6):
+            assert store.reserve_qbo_request(realm_id, max_wait=5) is not None
+    finally:
+        events.unregister("before-call.dynamodb", unique_id=handler_id)
+    assert set(calls) == {"UpdateItem"}
+    assert len(calls) <= 6 + 1  # at most one guess of the company's state is wrong
+
+
+def test_a_compressed_clock_spaces_slots_closer(realm_id):
+    waits = [store.reserve_qbo_request(realm_id, max_wait=5, time_scale=0.1) for _ in range(rate.BURST + 1)]
+    assert waits[rate.BURST] == pytest.approx(0.1 / rate.RATE, abs=0.02)
+
+
+def test_wait_for_a_slot_sleeps_until_it(realm_id):
+    for _ in range(rate.BURST):
+        assert store.wait_for_qbo_request(realm_id, max_wait=2) is True
+    before = time.monotonic()
+    assert store.wait_for_qbo_request(realm_id, max_wait=2) is True
+    assert time.monotonic() - before >= _interval() * 0.5
+    # Two more are already queued behind it: with no time to wait, the next caller is refused.
+    store.reserve_qbo_request(realm_id, max_wait=2)
+    store.reserve_qbo_request(realm_id, max_wait=2)
+    assert store.wait_for_qbo_request(realm_id, max_wait=0) is False
 
 
 def _max_in_window(times: list[float], window: float) -> int:
@@ -219,16 +255,3 @@ def _max_in_window(times: list[float], window: float) -> int:
         best = max(best, right - left + 1)
     return best
 
-
-def test_bucket_rule_keeps_every_sliding_window_within_qbo_limits():
-    """Pure rule, simulated clock: taking as fast as allowed for three minutes."""
-    grants = _grant_times_at_full_speed(180.0)
-    assert _max_in_window(grants, 1.0) <= 10
-    assert _max_in_window(grants, 60.0) <= 500
-    assert len(grants) >= 0.95 * 8 * 180  # close to the 480/min the limits leave
-
-
-def test_bucket_rule_ignores_clock_going_backwards():
-    state = rate.BucketState(tokens=0.0, updated_at=100.0)
-    new_state, wait = rate.try_take(state, 99.0, 1)
-    assert new_state is None and wait == pytest.approx(1 / rate.RATE)

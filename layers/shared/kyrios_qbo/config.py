@@ -52,6 +52,9 @@ class Settings(BaseModel):
     qbo_retry_time_scale: float = Field(default=1.0, gt=0, le=1)
     """Multiplies the QBO client's backoff delays; below 1 only where time itself is compressed
     (the local stack and tests run the emulator with a time scale). What is retried never changes."""
+    qbo_rate_time_scale: float = Field(default=1.0, gt=0, le=1)
+    """Multiplies the spacing of each company's shared request budget (``store.rate``); below 1 only
+    where the emulator's rate limits run on a compressed clock (the local stack sets it)."""
     source_name: str = "kyrios.quickbooks"
     """EventBridge ``Source`` of the events this bundle publishes."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from kyrios_qbo.config import get_settings
 from kyrios_qbo.qbo_client import Deadline, QboClient
 from kyrios_qbo.qbo_errors import QboThrottled
 from kyrios_qbo.store import connections as store
@@ -30,10 +31,11 @@ DEADLINE_MARGIN_SECONDS = 2.0
 
 
 class SharedRateBudget:
-    """``RateLimiter`` of qbo_client over the DynamoDB token bucket of each company."""
+    """``RateLimiter`` of qbo_client over each company's request slots in DynamoDB (``store.rate``)."""
 
     def __init__(self, deadline: Deadline = None) -> None:
         self._deadline = deadline
+        self._time_scale = get_settings().qbo_rate_time_scale
 
     def _max_wait(self) -> float:
         if self._deadline is None:
@@ -44,7 +46,7 @@ class SharedRateBudget:
         return max(0.0, min(MAX_BUDGET_WAIT_SECONDS, remaining - DEADLINE_MARGIN_SECONDS))
 
     def acquire(self, realm_id: str) -> None:
-        if not rate.wait_for_qbo_request_tokens(realm_id, 1, max_wait_seconds=self._max_wait()):
+        if not rate.wait_for_qbo_request(realm_id, max_wait=self._max_wait(), time_scale=self._time_scale):
             # Same handling as QBO's own throttle: retry later, nothing is lost.
             raise QboThrottled(message="the company's shared QuickBooks request budget is used up")
 

@@ -23,7 +23,7 @@ pk                             sk                               what
 ``REALM#<realm>``              ``QMAP#<kind>#<qbo id>``         reverse mapping → kyrios_id (written in
                                                                 the same transaction)
 ``REALM#<realm>``              ``EMAIL#<normalised email>``     QBO customer id for the email
-``REALM#<realm>``              ``RATE#QBO``                     request token buckets (10/s, 500/min)
+``REALM#<realm>``              ``RATE#QBO``                     QBO request budget: next due time (``rate``)
 ``REALM#<realm>``              ``PULLED#<qbo customer id>``     poller's record: indexed email, contact
                                                                 published (``pulled_customers``)
 ``REALM#<realm>``              ``REVIEW#<qbo customer id>``     the contact's one review opportunity
@@ -121,7 +121,7 @@ from kyrios_qbo.store.mappings import (
     put_mapping_if_absent,
     update_sync_token,
 )
-from kyrios_qbo.store.rate import take_qbo_request_tokens, wait_for_qbo_request_tokens
+from kyrios_qbo.store.rate import reserve_qbo_request, wait_for_qbo_request
 from kyrios_qbo.store.synclog import SyncLogEntry, append_sync_log, list_sync_log
 
 __all__ = [
@@ -196,11 +196,11 @@ __all__ = [
     "release_claim",
     "release_lease",
     "renew_lease",
+    "reserve_qbo_request",
     "save_tokens",
-    "take_qbo_request_tokens",
     "unmark",
     "update_import_progress",
     "update_settings",
     "update_sync_token",
-    "wait_for_qbo_request_tokens",
+    "wait_for_qbo_request",
 ]

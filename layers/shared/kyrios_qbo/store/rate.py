@@ -1,16 +1,29 @@
 """The QBO request budget of a company (10 requests/s, 500/min), shared by every invocation.
 
-One token bucket per company in one item, refilled continuously and taken from with a
-compare-and-set on a version number, so concurrent Lambdas never grant more than it allows between
-them. A bucket of capacity ``C`` refilled at ``r``/s grants at most ``C + r·T`` in any window of
-``T`` seconds, so ``BURST = 2`` and ``RATE = 8``/s keep every 1-second window within 10 and every
-60-second window within 500 (2 + 480) — QBO's limits hold for sliding windows, not only on average.
+Every QBO call first reserves a time slot for its company, with one conditional ``UpdateItem`` and
+no read (GCRA, the generic cell rate algorithm). The company's item holds ``tat``, the time the
+next request is due if the budget were used evenly:
+
+- a busy company (``tat >= now``) queues the caller: ``tat += interval``, and its slot is
+  ``max(now, tat_before - tolerance)``; refused (nothing reserved) when that slot is further away
+  than the caller can wait;
+- an idle company (``tat < now``, or no item yet): the caller goes now and ``tat = now + interval``.
+
+The two conditions exclude each other, so racing callers are ordered by DynamoDB; a per-container
+hint of the last ``tat`` seen picks which update to try first, so a call normally costs one write.
+Slots granted this way are ``interval`` apart after a burst of ``BURST``: at most
+``BURST + RATE·T`` in any window of ``T`` seconds, which with ``BURST = 2`` and ``RATE = 8``/s keeps
+every 1-second window within 10 and every 60-second window within 500 (2 + 480); QBO's limits hold
+for sliding windows, not only on average.
+
+``time_scale`` (below 1 only where the emulator runs compressed time) shrinks the spacing.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from kyrios_qbo.store import _dynamo as db
 
@@ -18,87 +31,96 @@ PER_SECOND = 10
 PER_MINUTE = 500
 BURST = 2
 RATE = 8.0
-_MAX_ATTEMPTS = 25
-_CONTENDED_WAIT = 0.05
-_MIN_WAIT = 0.001
+_MAX_ATTEMPTS = 6
+
+_last_tat: dict[str, float] = {}
+"""This container's latest view of each company's ``tat``: a hint only (which update to try first)."""
 
 
 @dataclass(frozen=True)
-class BucketState:
-    tokens: float
-    updated_at: float
+class Spacing:
+    """The budget on a (possibly compressed) clock: ``interval`` between slots, ``tolerance`` of burst."""
+
+    interval: float
+    tolerance: float
+
+    @classmethod
+    def scaled(cls, time_scale: float = 1.0) -> Spacing:
+        if not 0 < time_scale <= 1:
+            raise ValueError("time_scale must be in (0, 1]")
+        interval = time_scale / RATE
+        return cls(interval, (BURST - 1) * interval)
 
 
-def full_bucket(now: float) -> BucketState:
-    return BucketState(float(BURST), now)
-
-
-def refill(state: BucketState, now: float) -> BucketState:
-    """Tokens earned since the last update (clock skew between containers never removes tokens)."""
-    elapsed = max(0.0, now - state.updated_at)
-    return BucketState(min(float(BURST), state.tokens + elapsed * RATE), max(now, state.updated_at))
-
-
-def try_take(state: BucketState, now: float, tokens: int) -> tuple[BucketState | None, float]:
-    """Pure rule: (new state, 0.0) when granted, else (None, seconds until enough tokens)."""
-    current = refill(state, now)
-    if current.tokens >= tokens:
-        return BucketState(current.tokens - tokens, current.updated_at), 0.0
-    # Rounding can leave a shortfall of 1e-16: never ask a caller to spin.
-    return None, max((tokens - current.tokens) / RATE, _MIN_WAIT)
+def reserve(tat: float | None, now: float, spacing: Spacing, max_wait: float) -> tuple[float, float] | None:
+    """Pure rule: ``(new tat, slot)`` for a request arriving at ``now``, or None when its slot would be
+    more than ``max_wait`` seconds away (nothing reserved)."""
+    if tat is None or tat < now:
+        return now + spacing.interval, now
+    slot = max(now, tat - spacing.tolerance)
+    if slot - now > max_wait:
+        return None
+    return tat + spacing.interval, slot
 
 
 def _bucket_key(realm_id: str) -> db.Item:
     return db.key(db.realm_pk(realm_id), "RATE#QBO")
 
 
-def take_qbo_request_tokens(realm_id: str, n: int = 1) -> float:
-    """Take ``n`` request tokens for the company: 0.0 when granted, else seconds to wait (nothing taken).
-
-    Call again after waiting; see :func:`wait_for_qbo_request_tokens`.
-    """
-    if not 1 <= n <= BURST:
-        raise ValueError(f"n must be between 1 and {BURST}")
+def reserve_qbo_request(realm_id: str, *, max_wait: float, time_scale: float = 1.0) -> float | None:
+    """Reserve the company's next QBO request slot: seconds from now until it (0.0: go now), or None
+    when every slot within ``max_wait`` seconds is taken (nothing reserved: hand the work back)."""
+    spacing = Spacing.scaled(time_scale)
     key = _bucket_key(realm_id)
+    busy = _last_tat.get(realm_id, 0.0) >= db.now()
     for _attempt in range(_MAX_ATTEMPTS):
-        answer = db.client().get_item(TableName=db.table_name(), Key=key, ConsistentRead=True)
         now = db.now()
-        item = answer.get("Item")
-        if item is None:
-            state, version = full_bucket(now), 0
-        else:
-            state = BucketState(db.get_float(item, "tokens"), db.get_float(item, "bucket_updated_at"))
-            version = db.get_int(item, "version")
-        new_state, wait = try_take(state, now, n)
-        if new_state is None:
-            return wait
-        try:
-            db.client().put_item(
-                TableName=db.table_name(),
-                Item={
-                    **key,
-                    "tokens": db.n(new_state.tokens),
-                    "bucket_updated_at": db.n(new_state.updated_at),
-                    "version": db.n(version + 1),
+        if busy:
+            request: dict[str, Any] = {
+                "UpdateExpression": "SET tat = tat + :interval",
+                "ConditionExpression": "tat >= :now AND tat <= :latest",
+                "ExpressionAttributeValues": {
+                    ":interval": db.n(spacing.interval),
+                    ":now": db.n(now),
+                    ":latest": db.n(now + max_wait + spacing.tolerance),
                 },
-                ConditionExpression="attribute_not_exists(pk)" if item is None else "version = :version",
-                **({} if item is None else {"ExpressionAttributeValues": {":version": db.n(version)}}),
+            }
+        else:
+            request = {
+                "UpdateExpression": "SET tat = :next",
+                "ConditionExpression": "attribute_not_exists(tat) OR tat < :now",
+                "ExpressionAttributeValues": {":next": db.n(now + spacing.interval), ":now": db.n(now)},
+            }
+        try:
+            answer = db.client().update_item(
+                TableName=db.table_name(),
+                Key=key,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **request,
             )
         except Exception as exc:
-            if db.is_condition_failure(exc):
-                continue  # someone took tokens in between: re-read
-            raise
-        return 0.0
-    return _CONTENDED_WAIT
+            if not db.is_condition_failure(exc):
+                raise
+            old = db.old_item(exc) or {}
+            tat = db.opt_float(old, "tat")
+            if tat is not None:
+                _last_tat[realm_id] = tat
+            if reserve(tat, now, spacing, max_wait) is None:
+                return None  # busy beyond what the caller can wait
+            busy = tat is not None and tat >= now  # the other case applies: try it
+            continue
+        new_tat = db.get_float(answer["Attributes"], "tat")
+        _last_tat[realm_id] = new_tat
+        return max(0.0, new_tat - spacing.interval - spacing.tolerance - now) if busy else 0.0
+    return None  # callers kept racing us for the same slots: treat as busy
 
 
-def wait_for_qbo_request_tokens(realm_id: str, n: int = 1, max_wait_seconds: float = 30.0) -> bool:
-    """Block until ``n`` tokens are taken (True) or ``max_wait_seconds`` would be exceeded (False)."""
-    deadline = time.monotonic() + max_wait_seconds
-    while True:
-        wait = take_qbo_request_tokens(realm_id, n)
-        if wait == 0.0:
-            return True
-        if time.monotonic() + wait > deadline:
-            return False
+def wait_for_qbo_request(realm_id: str, *, max_wait: float, time_scale: float = 1.0) -> bool:
+    """Reserve a slot and sleep until it (True), or False when none is free within ``max_wait``."""
+    wait = reserve_qbo_request(realm_id, max_wait=max_wait, time_scale=time_scale)
+    if wait is None:
+        return False
+    if wait > 0:
         time.sleep(wait)
+    return True

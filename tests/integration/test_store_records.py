@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -36,8 +37,9 @@ def test_mapping_accepts_only_newer_versions(realm_id):
     assert store.get_mapping(realm_id, "invoice", "inv-1") == newer
 
 
-def test_a_newer_version_of_the_same_qbo_object_costs_one_write(realm_id):
-    """Every update after the first keeps the QBO id: no two-item transaction (DynamoDB bills it double)."""
+def test_mapping_writes_are_single_conditional_writes_without_reads(realm_id):
+    """A first mapping is two plain writes (reverse, then forward), every later version of the same QBO
+    object one: no read first, no transaction (DynamoDB bills a transaction's items double)."""
     from kyrios_qbo.store import _dynamo
 
     operations: list[str] = []
@@ -48,17 +50,50 @@ def test_a_newer_version_of_the_same_qbo_object_costs_one_write(realm_id):
     events = _dynamo.client().meta.events
     events.register("before-call.dynamodb", record)
     try:
-        store.put_mapping(realm_id, "invoice", "inv-cost", qbo_id="131", sync_token="0", applied_version=1)
+        store.put_mapping(
+            realm_id, "invoice", "inv-cost", qbo_id="131", sync_token="0", applied_version=1, new=True
+        )
         first = list(operations)
         operations.clear()
         store.put_mapping(realm_id, "invoice", "inv-cost", qbo_id="131", sync_token="1", applied_version=2)
+        second = list(operations)
+        operations.clear()
+        store.put_mapping(realm_id, "invoice", "inv-other", qbo_id="132", sync_token="0", applied_version=1)
+        unannounced = list(operations)
     finally:
         events.unregister("before-call.dynamodb", record)
 
-    assert first == ["GetItem", "TransactWriteItems"]
-    assert operations == ["GetItem", "UpdateItem"]
+    assert first == ["PutItem", "UpdateItem"]
+    assert second == ["UpdateItem"]
+    assert unannounced == ["UpdateItem", "PutItem", "UpdateItem"]  # the cheap guess failed once
     assert store.find_kyrios_id(realm_id, "invoice", "131") == "inv-cost"
     assert store.get_mapping(realm_id, "invoice", "inv-cost").applied_version == 2
+    assert store.get_mapping(realm_id, "invoice", "inv-other").qbo_id == "132"
+
+
+def test_a_reverse_item_is_never_missing_for_a_forward_one(realm_id):
+    """Writers racing to map one document to different QBO objects: whatever the forward item ends up
+    naming has its reverse item, and no QBO object is claimed by two documents."""
+    qbo_ids = [str(300 + i) for i in range(6)]
+    barrier = threading.Barrier(len(qbo_ids))
+
+    def write(index: int) -> None:
+        barrier.wait()
+        with contextlib.suppress(store.StaleVersion):
+            store.put_mapping(
+                realm_id, "sales_receipt", "sr-race", qbo_id=qbo_ids[index], sync_token="0",
+                applied_version=index + 1, new=index % 2 == 0,
+            )
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(qbo_ids))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    final = store.get_mapping(realm_id, "sales_receipt", "sr-race")
+    assert final is not None
+    assert store.find_kyrios_id(realm_id, "sales_receipt", final.qbo_id) == "sr-race"
 
 
 def test_racing_writers_newest_version_wins(realm_id):

@@ -106,10 +106,14 @@ def write_document(
     version: int,
     body: dict[str, Any],
     current: store.IdMapping | None,
+    final: bool,
 ) -> dict[str, Any]:
     """Create the QBO document (requestid keyed by the document) or sparse-update it (keyed by document +
-    version; a stale SyncToken re-reads and re-applies). Remembers a new QBO id before returning, with
-    applied version 0, so a crash before the final record updates rather than creates again."""
+    version; a stale SyncToken re-reads and re-applies).
+
+    ``final``: nothing else is written to QBO for this version, so the version is recorded as applied
+    here. Otherwise a new QBO id is still remembered before returning, with applied version 0, so a
+    crash before the caller's :func:`save_state` updates rather than creates again."""
     if current is None:
         answer = ctx.client.create(
             entity, body, request_id=mapping.request_id(kind, ctx.realm_id, kyrios_id)
@@ -117,17 +121,20 @@ def write_document(
         with contextlib.suppress(store.StaleVersion):
             store.put_mapping(
                 ctx.realm_id, kind, kyrios_id, qbo_id=str(answer["Id"]),
-                sync_token=_token(answer), applied_version=0,
+                sync_token=_token(answer), applied_version=version if final else 0, new=True,
             )
         return answer
     known = {"Id": current.qbo_id, "SyncToken": current.sync_token} if current.sync_token else None
-    return ctx.client.update_with_refetch(
+    answer = ctx.client.update_with_refetch(
         entity,
         current.qbo_id,
         lambda _obj: body,
         request_id=mapping.request_id(f"{kind}-update", ctx.realm_id, kyrios_id, version),
         current=known,
     )
+    if final:
+        save_state(ctx, kind, kyrios_id, str(answer.get("Id") or current.qbo_id), _token(answer), version)
+    return answer
 
 
 def _token(answer: Mapping[str, Any]) -> str | None:

@@ -8,7 +8,8 @@ Called under the document's lease (see ``core``). Order of writes, each idempote
    ``payment``): partial payments add up, and a "paid" snapshot that arrives first still ends paid;
 4. the void, if Kyrios voided it (a voided invoice never pushed before is created, then voided, so the
    books show what Kyrios shows);
-5. the mapping with the new applied version (conditional newer-only), before the message is acked.
+5. the mapping with the new applied version (conditional newer-only), before the message is acked (with
+   step 2 when steps 3 and 4 have nothing to do).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ def push_invoice(ctx: PushContext, event: InvoiceSnapshotEvent) -> PushResult:
     documents.check_totals(invoice)
     prepared = documents.prepare(ctx, invoice)
     body = mapping.invoice_payload(invoice, prepared.refs, prepared.plan, prepared.company.profile)
+    final = invoice.status != "void" and not invoice.payments  # no Payment or void to write after it
     answer = documents.write_document(
         ctx, entity="Invoice", kind="invoice", kyrios_id=invoice.id, version=invoice.version,
-        body=body, current=current,
+        body=body, current=current, final=final,
     )
     writes = 1
     qbo_id, sync_token = str(answer["Id"]), _token(answer)
@@ -51,7 +53,8 @@ def push_invoice(ctx: PushContext, event: InvoiceSnapshotEvent) -> PushResult:
         writes += 1
         mismatch = None  # a voided invoice is zeroed in QBO by design
 
-    documents.save_state(ctx, "invoice", invoice.id, qbo_id, sync_token, invoice.version)
+    if not final:
+        documents.save_state(ctx, "invoice", invoice.id, qbo_id, sync_token, invoice.version)
     if mismatch:
         return PushResult("failed", mismatch, "invoice", invoice.id, qbo_id, writes)
     return PushResult("ok", _summary(invoice, current is None), "invoice", invoice.id, qbo_id, writes)

@@ -29,13 +29,9 @@ def push_sales_receipt(ctx: PushContext, event: PaymentCompletedEvent) -> PushRe
     body = mapping.sales_receipt_payload(payment, prepared.refs, prepared.plan, prepared.company.profile)
     answer = documents.write_document(
         ctx, entity="SalesReceipt", kind="sales_receipt", kyrios_id=payment.id, version=payment.version,
-        body=body, current=current,
+        body=body, current=current, final=True,
     )
     qbo_id = str(answer["Id"])
-    token = answer.get("SyncToken")
-    documents.save_state(
-        ctx, "sales_receipt", payment.id, qbo_id, str(token) if token is not None else None, payment.version
-    )
     mismatch = documents.total_mismatch(payment, answer)
     if mismatch:
         return PushResult("failed", mismatch, "sales_receipt", payment.id, qbo_id, 1)

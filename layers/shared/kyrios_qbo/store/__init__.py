@@ -20,8 +20,8 @@ pk                             sk                               what
 ``REALM#<realm>``              ``ONCE#<marker>``                once-marker
 ``REALM#<realm>``              ``MAP#<kind>#<kyrios id>``       mapping: qbo_id, sync_token,
                                                                 applied_version
-``REALM#<realm>``              ``QMAP#<kind>#<qbo id>``         reverse mapping → kyrios_id (written in
-                                                                the same transaction)
+``REALM#<realm>``              ``QMAP#<kind>#<qbo id>``         reverse mapping → kyrios_id (written
+                                                                before the forward one)
 ``REALM#<realm>``              ``EMAIL#<normalised email>``     QBO customer id for the email
 ``REALM#<realm>``              ``RATE#QBO``                     QBO request budget: next due time (``rate``)
 ``REALM#<realm>``              ``PULLED#<qbo customer id>``     poller's record: indexed email, contact

@@ -74,90 +74,153 @@ def put_mapping(
     qbo_id: str,
     sync_token: str | None,
     applied_version: int,
+    new: bool = False,
 ) -> IdMapping:
     """Record that QBO now reflects ``applied_version`` of the Kyrios document.
 
     Only a newer version is accepted: :class:`StaleVersion` otherwise (the caller's write to QBO
-    was superseded or already recorded). Both directions are written in one transaction, so a
-    reverse lookup never disagrees with the forward mapping. :class:`MappingConflict` if the QBO id
-    already belongs to another Kyrios id.
+    was superseded or already recorded). :class:`MappingConflict` if the QBO id already belongs to
+    another Kyrios id. Nothing is read first; every write is conditional:
+
+    - a newer version of the QBO object already mapped (every update): one ``UpdateItem``;
+    - a first mapping (``new=True`` when the caller just created the QBO object: skips trying the
+      above): the reverse item is claimed first, then the forward one is written, so whatever a
+      forward mapping names is always found by :func:`find_kyrios_id` (a crash in between leaves a
+      reverse item alone, which the retry re-claims);
+    - a document now mapped to another QBO object (rare): one transaction that also drops the old
+      reverse item.
     """
-    forward = _forward_key(realm_id, kind, kyrios_id)
-    reverse = _reverse_key(realm_id, kind, qbo_id)
     for _attempt in range(5):
-        current = get_mapping(realm_id, kind, kyrios_id)
-        if current is not None and current.applied_version >= applied_version:
-            raise StaleVersion(f"{kind} {kyrios_id}", applied_version, current.applied_version)
-        now = db.iso_now()
-        values: dict[str, Any] = {
-            ":kyrios": db.s(kyrios_id),
-            ":qbo": db.s(qbo_id),
-            ":version": db.n(applied_version),
-            ":now": db.s(now),
-        }
-        sets = ["kyrios_id = :kyrios", "qbo_id = :qbo", "applied_version = :version", "updated_at = :now"]
-        if sync_token is not None:
-            values[":token"] = db.s(sync_token)
-            sets.append("sync_token = :token")
+        wanted = IdMapping(realm_id, kind, kyrios_id, qbo_id, sync_token, applied_version, db.iso_now())
+        if not new:
+            current = _update_forward(wanted, first=False)
+            if current is None:
+                return wanted
+            if "pk" in current:
+                _raise_if_stale(wanted, current)
+                if _moved(wanted, current):
+                    return wanted
+                continue  # changed in between: judge again
+        new = False  # a retry starts from the cheap case again
+        _claim_reverse(wanted)
+        current = _update_forward(wanted, first=True)
         if current is None:
-            condition = "attribute_not_exists(pk)"
-        else:
-            # Exactly the version we read: a writer in between makes us re-read and re-judge.
-            condition = "applied_version = :read_version"
-            values[":read_version"] = db.n(current.applied_version)
-        update: dict[str, Any] = {
-            "TableName": db.table_name(),
-            "Key": forward,
-            "UpdateExpression": f"SET {', '.join(sets)}"
-            + ("" if sync_token is not None else " REMOVE sync_token"),
-            "ConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-        }
-        if current is not None and current.qbo_id == qbo_id:
-            # Same QBO object, newer version (every update after the first): its reverse mapping is
-            # already there, so one conditional write does instead of a two-item transaction.
-            try:
-                db.client().update_item(**update)
-            except Exception as exc:
-                if db.is_condition_failure(exc):
-                    continue  # another writer got in between: re-read and re-judge
-                raise
-            return IdMapping(realm_id, kind, kyrios_id, qbo_id, sync_token, applied_version, now)
-        operations: list[dict[str, Any]] = [
-            {"Update": update},
-            {
-                "Put": {
-                    "TableName": db.table_name(),
-                    "Item": {**reverse, "kyrios_id": db.s(kyrios_id), "updated_at": db.s(now)},
-                    "ConditionExpression": "attribute_not_exists(pk) OR kyrios_id = :kyrios",
-                    "ExpressionAttributeValues": {":kyrios": db.s(kyrios_id)},
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
-        ]
-        if current is not None and current.qbo_id != qbo_id:
-            operations.append(
-                {
-                    "Delete": {
-                        "TableName": db.table_name(),
-                        "Key": _reverse_key(realm_id, kind, current.qbo_id),
-                        "ConditionExpression": "attribute_not_exists(pk) OR kyrios_id = :kyrios",
-                        "ExpressionAttributeValues": {":kyrios": db.s(kyrios_id)},
-                    }
-                }
-            )
-        try:
-            db.client().transact_write_items(TransactItems=operations)
-        except Exception as exc:
-            codes = db.cancellation_codes(exc)
-            if not codes:
-                raise
-            if codes[1] == "ConditionalCheckFailed":
-                holder = db.cancellation_items(exc)[1] or {}
-                raise MappingConflict(kind, qbo_id, db.opt_s(holder, "kyrios_id") or "?") from exc
-            continue  # forward item changed (or transaction conflict): re-read
-        return IdMapping(realm_id, kind, kyrios_id, qbo_id, sync_token, applied_version, now)
+            return wanted
+        _raise_if_stale(wanted, current)
+        if _moved(wanted, current):
+            return wanted
     raise ConcurrentModification(f"mapping {kind} {kyrios_id} kept changing")
+
+
+def _mapping_values(wanted: IdMapping) -> tuple[str, dict[str, Any]]:
+    """The ``UpdateExpression`` and values that make a forward item say ``wanted``."""
+    values: dict[str, Any] = {
+        ":kyrios": db.s(wanted.kyrios_id),
+        ":qbo": db.s(wanted.qbo_id),
+        ":version": db.n(wanted.applied_version),
+        ":now": db.s(wanted.updated_at),
+    }
+    sets = ["kyrios_id = :kyrios", "qbo_id = :qbo", "applied_version = :version", "updated_at = :now"]
+    if wanted.sync_token is not None:
+        values[":token"] = db.s(wanted.sync_token)
+        sets.append("sync_token = :token")
+    return f"SET {', '.join(sets)}" + ("" if wanted.sync_token is not None else " REMOVE sync_token"), values
+
+
+def _update_forward(wanted: IdMapping, *, first: bool) -> db.Item | None:
+    """Write the forward item if it maps the same QBO object to an older version (or, with ``first``,
+    does not exist yet): None when written, else the item that stopped it (``{}``: there is none)."""
+    expression, values = _mapping_values(wanted)
+    condition = "qbo_id = :qbo AND applied_version < :version"
+    try:
+        db.client().update_item(
+            TableName=db.table_name(),
+            Key=_forward_key(wanted.realm_id, wanted.kind, wanted.kyrios_id),
+            UpdateExpression=expression,
+            ConditionExpression=f"attribute_not_exists(pk) OR ({condition})" if first else condition,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except Exception as exc:
+        if db.is_condition_failure(exc):
+            return db.old_item(exc) or {}
+        raise
+    return None
+
+
+def _raise_if_stale(wanted: IdMapping, current: db.Item) -> None:
+    recorded = db.get_int(current, "applied_version")
+    if recorded >= wanted.applied_version:
+        raise StaleVersion(f"{wanted.kind} {wanted.kyrios_id}", wanted.applied_version, recorded)
+
+
+def _reverse_item(wanted: IdMapping) -> dict[str, Any]:
+    """Put of the reverse item: only if the QBO object is free or already this document's."""
+    return {
+        "TableName": db.table_name(),
+        "Item": {
+            **_reverse_key(wanted.realm_id, wanted.kind, wanted.qbo_id),
+            "kyrios_id": db.s(wanted.kyrios_id),
+            "updated_at": db.s(wanted.updated_at),
+        },
+        "ConditionExpression": "attribute_not_exists(pk) OR kyrios_id = :kyrios",
+        "ExpressionAttributeValues": {":kyrios": db.s(wanted.kyrios_id)},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def _claim_reverse(wanted: IdMapping) -> None:
+    """The QBO object belongs to this document from now on (:class:`MappingConflict` if to another)."""
+    try:
+        db.client().put_item(**_reverse_item(wanted))
+    except Exception as exc:
+        if db.is_condition_failure(exc):
+            holder = db.old_item(exc) or {}
+            raise MappingConflict(wanted.kind, wanted.qbo_id, db.opt_s(holder, "kyrios_id") or "?") from exc
+        raise
+
+
+def _moved(wanted: IdMapping, current: db.Item) -> bool:
+    """Point the document at another QBO object, exactly over the ``current`` forward item, moving the
+    reverse item in the same transaction. False when ``current`` maps the same object (or changed
+    meanwhile): the caller judges again."""
+    old_qbo_id = db.get_s(current, "qbo_id")
+    if old_qbo_id == wanted.qbo_id:
+        return False
+    expression, values = _mapping_values(wanted)
+    values[":read_version"] = db.n(db.get_int(current, "applied_version"))
+    values[":old_qbo"] = db.s(old_qbo_id)
+    operations: list[dict[str, Any]] = [
+        {
+            "Update": {
+                "TableName": db.table_name(),
+                "Key": _forward_key(wanted.realm_id, wanted.kind, wanted.kyrios_id),
+                "UpdateExpression": expression,
+                "ConditionExpression": "applied_version = :read_version AND qbo_id = :old_qbo",
+                "ExpressionAttributeValues": values,
+            }
+        },
+        {"Put": _reverse_item(wanted)},
+        {
+            "Delete": {
+                "TableName": db.table_name(),
+                "Key": _reverse_key(wanted.realm_id, wanted.kind, old_qbo_id),
+                "ConditionExpression": "attribute_not_exists(pk) OR kyrios_id = :kyrios",
+                "ExpressionAttributeValues": {":kyrios": db.s(wanted.kyrios_id)},
+            }
+        },
+    ]
+    try:
+        db.client().transact_write_items(TransactItems=operations)
+    except Exception as exc:
+        codes = db.cancellation_codes(exc)
+        if not codes:
+            raise
+        if codes[1] == "ConditionalCheckFailed":
+            holder = db.cancellation_items(exc)[1] or {}
+            raise MappingConflict(wanted.kind, wanted.qbo_id, db.opt_s(holder, "kyrios_id") or "?") from exc
+        return False  # forward item changed (or transaction conflict): judge again
+    return True
 
 
 def put_mapping_if_absent(
@@ -165,10 +228,13 @@ def put_mapping_if_absent(
 ) -> IdMapping:
     """Map an unversioned thing (customer, item, tax code) once; returns the stored mapping.
 
-    If it is already mapped the existing mapping wins and is returned unchanged (first writer wins).
+    If it is already mapped the existing mapping wins and is returned unchanged (first writer wins);
+    the loser's QBO object keeps its reverse item, so the poller still knows Kyrios created it.
     """
     try:
-        return put_mapping(realm_id, kind, kyrios_id, qbo_id=qbo_id, sync_token=sync_token, applied_version=0)
+        return put_mapping(
+            realm_id, kind, kyrios_id, qbo_id=qbo_id, sync_token=sync_token, applied_version=0, new=True
+        )
     except StaleVersion:
         existing = get_mapping(realm_id, kind, kyrios_id)
         if existing is None:  # pragma: no cover - StaleVersion means it exists; mappings are never deleted

@@ -2,8 +2,9 @@
 
 Answers (Intuit wants one within 3 s and retries anything but 2xx):
 200 accepted, including notifications about unknown or disconnected companies (ignored and logged,
-so Intuit does not retry them forever); 400 malformed payload with a valid signature; 401 missing
-or wrong signature; 413 body over 256 KB; 500 the nudge could not be queued (Intuit retries).
+so Intuit does not retry them forever) and echoes of our own writes (no nudge: ``echoes``);
+400 malformed payload with a valid signature; 401 missing or wrong signature; 413 body over 256 KB;
+500 the nudge could not be queued (Intuit retries).
 Nothing is queued unless the signature is valid. The poller does the real work; this stays small so
 a cold start is quick (no pydantic models are imported on this path beyond the settings).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kyrios_qbo import nudges, secrets, webhooks
+from kyrios_qbo import echoes, nudges, secrets, webhooks
 from kyrios_qbo.observability import logger
 from kyrios_qbo.store import connections
 
@@ -37,12 +38,15 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     to_send: list[nudges.PollNudge] = []
     ignored: list[str] = []
+    echoes_only: list[str] = []
     for realm_id in notification.realms_to_poll:
         account_id = connections.get_account_for_realm(realm_id)
         if account_id is None:
             ignored.append(realm_id)
-            continue
-        to_send.append(nudges.nudge(account_id, realm_id, "webhook"))
+        elif _only_our_own_writes(notification, realm_id):
+            echoes_only.append(realm_id)
+        else:
+            to_send.append(nudges.nudge(account_id, realm_id, "webhook"))
     if ignored:
         logger.info("webhook for companies not connected to any account", extra={"realm_ids": ignored})
     try:
@@ -56,6 +60,16 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "format": notification.format,
             "changes": len(notification.changes),
             "nudged_realms": [n.realm_id for n in to_send],
+            "echo_realms": echoes_only,
         },
     )
-    return _answer(200, {"nudged": len(to_send), "ignored": len(ignored)})
+    return _answer(200, {"nudged": len(to_send), "ignored": len(ignored), "echoes": len(echoes_only)})
+
+
+def _only_our_own_writes(notification: webhooks.WebhookNotification, realm_id: str) -> bool:
+    """Skipping an echo only spares a poll: when the lookup fails, nudge (the safe answer)."""
+    try:
+        return echoes.only_our_own_writes(notification, realm_id)
+    except Exception as exc:  # any doubt means "poll", which is always correct
+        logger.warning("echo check failed; nudging", extra={"realm_id": realm_id, "error": str(exc)})
+        return False

@@ -314,3 +314,93 @@ def test_any_signed_body_parses_or_is_refused_with_a_reason(raw: bytes) -> None:
     else:
         for realm in notification.realms_to_poll:
             assert realm and len(realm) <= 64
+
+
+# ------------------------------------------------------------------------------------ echoes
+def _legacy_with(realm_id: str, *entities: tuple[str, str | None, str]) -> bytes:
+    return json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": realm_id,
+                    "dataChangeEvent": {
+                        "entities": [
+                            {"name": name, "id": entity_id, "operation": operation}
+                            for name, entity_id, operation in entities
+                        ]
+                    },
+                }
+            ]
+        }
+    ).encode()
+
+
+def test_invoice_and_payment_changes_and_customer_creations_can_be_echoes() -> None:
+    raw = _legacy_with(
+        "111",
+        ("Invoice", "130", "Update"),
+        ("Invoice", "130", "Create"),
+        ("Payment", "131", "Create"),
+        ("Customer", "58", "Create"),
+        ("Vendor", "7", "Update"),  # not relevant: never wakes the poller, never blocks an echo
+    )
+    candidates = parse_notification(raw).echo_candidates("111")
+    assert candidates == {"invoice": ("130",), "payment": ("131",), "customer": ("58",)}
+
+
+@pytest.mark.parametrize(
+    "entities",
+    [
+        [("Invoice", "130", "Update"), ("Customer", "58", "Update")],  # may move the indexed email
+        [("Customer", "58", "Merge")],
+        [("Invoice", None, "Update")],  # no id: cannot be checked
+        [("Vendor", "7", "Update")],  # nothing relevant: nothing to spare either
+    ],
+)
+def test_changes_that_are_never_treated_as_echoes(entities: list[tuple[str, str | None, str]]) -> None:
+    assert parse_notification(_legacy_with("111", *entities)).echo_candidates("111") is None
+
+
+def test_a_realm_named_without_entities_is_never_an_echo() -> None:
+    raw = json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": "111",
+                    "dataChangeEvent": {"entities": [{"name": "Invoice", "id": "1", "operation": "Create"}]},
+                },
+                {"realmId": "111"},
+            ]
+        }
+    ).encode()
+    notification = parse_notification(raw)
+    assert "111" in notification.realms_without_entities
+    assert notification.echo_candidates("111") is None
+
+
+def test_cloudevents_creations_are_recognised() -> None:
+    raw = json.dumps(
+        [
+            {
+                "specversion": "1.0",
+                "id": "e1",
+                "type": "qbo.customer.created.v1",
+                "source": "intuit",
+                "intuitentityid": "58",
+                "intuitaccountid": "222",
+                "time": "2026-01-01T00:00:00Z",
+            },
+            {
+                "specversion": "1.0",
+                "id": "e2",
+                "type": "qbo.customer.updated.v1",
+                "source": "intuit",
+                "intuitentityid": "59",
+                "intuitaccountid": "333",
+                "time": "2026-01-01T00:00:00Z",
+            },
+        ]
+    ).encode()
+    notification = parse_notification(raw)
+    assert notification.echo_candidates("222") == {"customer": ("58",)}
+    assert notification.echo_candidates("333") is None

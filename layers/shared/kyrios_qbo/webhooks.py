@@ -37,6 +37,12 @@ RELEVANT_ENTITIES = frozenset({"customer", "invoice", "payment"})
 (paid → review request). A payment changes its invoices' balance, so it counts too. Changes to
 anything else (vendors, accounts, classes, ...) do not wake the poller."""
 
+ECHO_ANY_CHANGE = frozenset({"invoice", "payment"})
+ECHO_CREATION = frozenset({"customer"})
+"""Changes that can be echoes of this bundle's own writes (Intuit notifies those too): any change to an
+invoice or payment it wrote (the poller never acts on those), and the creation of a customer it
+created (a later update may move the email the index is keyed by, so it still wakes the poller)."""
+
 SIGNATURE_HEADER = "intuit-signature"
 
 # Realm ids are decimal numbers today; accept a little more, bounded so that a realm is always a
@@ -96,6 +102,26 @@ class WebhookNotification:
         """Realms with at least one relevant change (or an unspecific one), in first-seen order."""
         relevant = [c.realm_id for c in self.changes if c.entity in RELEVANT_ENTITIES]
         return tuple(dict.fromkeys([*relevant, *self.realms_without_entities]))
+
+
+    def echo_candidates(self, realm_id: str) -> dict[str, tuple[str, ...]] | None:
+        """The QBO ids, per entity (= id mapping kind), that must all be this bundle's own for the
+        realm's relevant changes to be nothing but echoes of its writes; None when some change cannot
+        be an echo (or the realm was named without entities): then the company must be polled."""
+        if realm_id in self.realms_without_entities:
+            return None
+        ids: dict[str, dict[str, None]] = {}
+        for change in self.changes:
+            if change.realm_id != realm_id or change.entity not in RELEVANT_ENTITIES:
+                continue
+            operation = (change.operation or "").lower()
+            echo = change.entity in ECHO_ANY_CHANGE or (
+                change.entity in ECHO_CREATION and operation.startswith("create")
+            )
+            if not echo or not change.entity_id:
+                return None
+            ids.setdefault(change.entity, {})[change.entity_id] = None
+        return {entity: tuple(entity_ids) for entity, entity_ids in ids.items()} or None
 
 
 # ------------------------------------------------------------------------------------- raw request

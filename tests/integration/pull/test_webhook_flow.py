@@ -183,7 +183,7 @@ def test_unknown_and_disconnected_companies_are_ignored_with_200(
     body, headers = _signed(_legacy("1234567890"))
     answer = call_webhook(body, headers)
     assert answer["statusCode"] == 200
-    assert json.loads(answer["body"]) == {"nudged": 0, "ignored": 1}
+    assert json.loads(answer["body"]) == {"nudged": 0, "ignored": 1, "echoes": 0}
 
     from kyrios_qbo import connection
 
@@ -192,6 +192,54 @@ def test_unknown_and_disconnected_companies_are_ignored_with_200(
     answer = call_webhook(body, headers)
     assert answer["statusCode"] == 200 and json.loads(answer["body"])["ignored"] == 1
     assert poll_queue.receive(company.realm_id, timeout=1.0) == []
+
+
+def _entities(realm_id: str, *entities: tuple[str, str, str]) -> dict[str, Any]:
+    return {
+        "eventNotifications": [
+            {
+                "realmId": realm_id,
+                "dataChangeEvent": {
+                    "entities": [
+                        {"name": name, "id": entity_id, "operation": operation,
+                         "lastUpdated": "2026-01-01T00:00:00.000Z"}
+                        for name, entity_id, operation in entities
+                    ]
+                },
+            }
+        ]
+    }
+
+
+def test_echoes_of_our_own_writes_do_not_wake_the_poller(
+    qbo: Any, company: Company, poll_queue: PollQueue
+) -> None:
+    """What the pusher wrote (an invoice, its payment, a customer it created) comes back as webhooks:
+    those alone spare a poll; one change by anybody else in the same notification still nudges."""
+    from kyrios_qbo import store
+
+    realm = company.realm_id
+    store.put_mapping(realm, "invoice", "k-inv-1", qbo_id="130", sync_token="0", applied_version=1, new=True)
+    store.put_mapping_if_absent(realm, "payment", "k-pay-1", qbo_id="131")
+    store.put_mapping_if_absent(realm, "customer", "ann@example.com", qbo_id="58")
+
+    echo = _entities(
+        realm, ("Invoice", "130", "Create"), ("Payment", "131", "Create"), ("Invoice", "130", "Update"),
+        ("Customer", "58", "Create"),
+    )
+    answer = call_webhook(*_signed(echo))
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == {"nudged": 0, "ignored": 0, "echoes": 1}
+    assert poll_queue.receive(realm, timeout=1.0) == []
+
+    for someone_else in (
+        ("Invoice", "999", "Create"),  # an invoice typed in QuickBooks
+        ("Customer", "58", "Update"),  # our customer, edited in QuickBooks: the email may have moved
+    ):
+        mixed = _entities(realm, ("Invoice", "130", "Update"), someone_else)
+        answer = call_webhook(*_signed(mixed))
+        assert json.loads(answer["body"]) == {"nudged": 1, "ignored": 0, "echoes": 0}, someone_else
+    assert len(poll_queue.receive(realm, expect=1)) >= 1
 
 
 def test_real_intuit_vector_is_accepted_when_its_token_is_configured(local_aws: Any, qbo: Any) -> None:
@@ -212,7 +260,7 @@ def test_real_intuit_vector_is_accepted_when_its_token_is_configured(local_aws: 
     secrets.forget_cached()
     try:
         ok = call_webhook(raw, {"intuit-signature": vector["intuit_signature"]})
-        assert ok["statusCode"] == 200 and json.loads(ok["body"]) == {"nudged": 0, "ignored": 1}
+        assert ok["statusCode"] == 200 and json.loads(ok["body"]) == {"nudged": 0, "ignored": 1, "echoes": 0}
         bad = call_webhook(raw, {"intuit-signature": vector["negative_case"]["intuit_signature"]})
         assert bad["statusCode"] == 401
     finally:
@@ -228,7 +276,7 @@ def test_sample_events_go_through_the_handler(qbo: Any, name: str) -> None:
     event = json.loads((REPO_ROOT / "events" / name).read_text())
     answer = lambda_handler(event, lambda_context("webhook"))
     assert answer["statusCode"] == 200  # verified; the sample company is not connected here
-    assert json.loads(answer["body"]) == {"nudged": 0, "ignored": 1}
+    assert json.loads(answer["body"]) == {"nudged": 0, "ignored": 1, "echoes": 0}
     event["body"] = event["body"][:-8] + "AAAAAAA=" if event["isBase64Encoded"] else event["body"] + " "
     assert lambda_handler(event, lambda_context("webhook"))["statusCode"] in (400, 401)
 

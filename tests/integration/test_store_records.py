@@ -128,6 +128,57 @@ def test_racing_writers_newest_version_wins(realm_id):
     assert set(outcomes.values()) <= {"applied", "stale"} and len(outcomes) == 10
 
 
+# ---------------------------------------------------------------------------------------- holds
+def test_a_hold_reads_the_mapping_and_excludes_other_pushers(realm_id):
+    assert store.hold_document(realm_id, "invoice", "inv-h", "push-a", 30) is None  # not in QBO yet
+    with pytest.raises(store.LeaseHeld) as caught:
+        store.hold_document(realm_id, "invoice", "inv-h", "push-b", 30)
+    assert caught.value.holder == "push-a"
+    assert store.hold_document(realm_id, "invoice", "inv-h", "push-a", 30) is None  # its own: renewed
+    assert store.get_mapping(realm_id, "invoice", "inv-h") is None  # a hold alone maps nothing
+
+    store.put_mapping(
+        realm_id, "invoice", "inv-h", qbo_id="140", sync_token="0", applied_version=1, new=True,
+        release="push-a",
+    )
+    held = store.hold_document(realm_id, "invoice", "inv-h", "push-b", 30)  # let go by that write
+    assert held is not None and (held.qbo_id, held.applied_version) == ("140", 1)
+    assert store.release_document(realm_id, "invoice", "inv-h", "push-b", mapped=True) is True
+    assert store.get_mapping(realm_id, "invoice", "inv-h").applied_version == 1  # the mapping stays
+
+
+def test_an_expired_hold_can_be_taken_over(realm_id):
+    store.hold_document(realm_id, "sales_receipt", "sr-h", "push-a", 0.2)
+    time.sleep(0.3)
+    assert store.hold_document(realm_id, "sales_receipt", "sr-h", "push-b", 30) is None
+    # The late owner records its version but cannot let go of the new owner's hold.
+    store.put_mapping(
+        realm_id, "sales_receipt", "sr-h", qbo_id="12", sync_token="0", applied_version=1, new=True,
+        release="push-a",
+    )
+    with pytest.raises(store.LeaseHeld):
+        store.hold_document(realm_id, "sales_receipt", "sr-h", "push-c", 30)
+    assert store.release_document(realm_id, "sales_receipt", "sr-h", "push-a", mapped=True) is False
+    assert store.get_mapping(realm_id, "sales_receipt", "sr-h").qbo_id == "12"
+
+
+def test_releasing_a_document_never_pushed_leaves_nothing_behind(realm_id):
+    from kyrios_qbo.store import _dynamo
+
+    store.hold_document(realm_id, "invoice", "inv-gone", "push-a", 30)
+    assert store.release_document(realm_id, "invoice", "inv-gone", "push-a", mapped=False) is True
+    key = {"pk": {"S": f"REALM#{realm_id}"}, "sk": {"S": "MAP#invoice#inv-gone"}}
+    assert "Item" not in _dynamo.client().get_item(TableName=_dynamo.table_name(), Key=key)
+    # mapped=False on a document that is in QBO after all: the mapping stays, only the hold goes.
+    store.hold_document(realm_id, "invoice", "inv-kept", "push-a", 30)
+    store.put_mapping(
+        realm_id, "invoice", "inv-kept", qbo_id="141", sync_token="0", applied_version=0, new=True
+    )
+    assert store.release_document(realm_id, "invoice", "inv-kept", "push-a", mapped=False) is True
+    assert store.get_mapping(realm_id, "invoice", "inv-kept").qbo_id == "141"
+    assert store.hold_document(realm_id, "invoice", "inv-kept", "push-b", 30) is not None
+
+
 def test_qbo_id_cannot_belong_to_two_kyrios_documents(realm_id):
     store.put_mapping(realm_id, "customer", "c-1", qbo_id="58", sync_token=None, applied_version=1)
     with pytest.raises(store.MappingConflict) as caught:

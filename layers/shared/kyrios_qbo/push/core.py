@@ -1,4 +1,4 @@
-"""One Kyrios event → QBO: parse, check the connection, hold the document's lease, apply, report.
+"""One Kyrios event → QBO: parse, check the connection, apply (under the document's hold), report.
 
 Outcomes, and who hears about them:
 
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,16 +33,11 @@ from kyrios_qbo.models.kyrios import (
 from kyrios_qbo.models.published import SyncFailed
 from kyrios_qbo.observability import logger
 from kyrios_qbo.push.invoices import push_invoice
-from kyrios_qbo.push.outcomes import DocumentBusy, PushContext, PushFailure, PushResult, Subject
+from kyrios_qbo.push.outcomes import PushContext, PushFailure, PushResult, Subject
 from kyrios_qbo.push.receipts import push_sales_receipt
 from kyrios_qbo.qbo_client import Deadline
 from kyrios_qbo.qbo_errors import QboAuthError, QboError
 from kyrios_qbo.tax import TaxSetupError
-
-LEASE_WAIT_SECONDS = 6.0
-"""How long to wait for a concurrent push of the same document before handing the message back."""
-LEASE_MARGIN_SECONDS = 15.0
-_POLL = 0.2
 
 
 def push_event(
@@ -74,8 +68,7 @@ def push_event(
     try:
         client = qbo_access.client_for(connection, deadline=deadline)
         ctx = PushContext(event.account_id, connection, client, owner, seconds_left)
-        with _document_lease(ctx, subject):
-            result = _apply(ctx, event)
+        result = _apply(ctx, event)
     except qbo_access.NotConnected:
         return _report(event, subject, PushResult("skipped", "QuickBooks is not connected", subject.kind,
                                                   subject.kyrios_id))
@@ -111,28 +104,6 @@ def _subject(event: KyriosEvent) -> Subject:
         return Subject("sales_receipt", payment.id, payment.version, label)
     invoice = event.invoice
     return Subject("invoice", invoice.id, invoice.version, invoice.number)
-
-
-@contextmanager
-def _document_lease(ctx: PushContext, subject: Subject) -> Iterator[None]:
-    """Only one invocation applies a document at a time; others wait briefly, then hand back."""
-    name = f"push:{subject.kind}:{subject.kyrios_id}"
-    duration = max(30.0, ctx.seconds_left() + LEASE_MARGIN_SECONDS)
-    give_up = time.monotonic() + min(LEASE_WAIT_SECONDS, max(0.0, ctx.seconds_left() - 10.0))
-    while True:
-        try:
-            store.acquire_lease(ctx.realm_id, name, ctx.owner, duration)
-            break
-        except store.LeaseHeld as exc:
-            if time.monotonic() >= give_up:
-                raise DocumentBusy(
-                    f"{subject.kind} {subject.kyrios_id} is being pushed by another invocation"
-                ) from exc
-            time.sleep(_POLL)
-    try:
-        yield
-    finally:
-        store.release_lease(ctx.realm_id, name, ctx.owner)
 
 
 # ------------------------------------------------------------------------------------ reporting

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from kyrios_qbo import catalog, mapping, matching, store
 from kyrios_qbo.models.kyrios import KyriosDocument, check_kyrios_totals
-from kyrios_qbo.push.outcomes import PushContext, PushResult
+from kyrios_qbo.push.outcomes import DocumentBusy, PushContext, PushResult
 from kyrios_qbo.tax import TaxPlan
+
+HOLD_WAIT_SECONDS = 6.0
+"""How long to wait for a concurrent push of the same document before handing the message back."""
+HOLD_MARGIN_SECONDS = 15.0
+_POLL = 0.2
 
 
 class InconsistentDocument(mapping.MappingError):
@@ -29,19 +35,51 @@ class Prepared:
     company: catalog.Company
 
 
-def already_applied(
-    ctx: PushContext, kind: store.MappingKind, kyrios_id: str, version: int, label: str
-) -> tuple[store.IdMapping | None, PushResult | None]:
-    """The document's mapping, and a 'skipped' result when QBO already has this version or a newer one
-    (a redelivered, late or reordered snapshot must never roll QBO back)."""
-    current = store.get_mapping(ctx.realm_id, kind, kyrios_id)
+@dataclass
+class Hold:
+    """This push's hold on its document (``store.hold_document``): the mapping read with it, whether the
+    document is in QBO, and whether the hold was let go by the write that recorded the version."""
+
+    kind: store.MappingKind
+    kyrios_id: str
+    current: store.IdMapping | None
+    mapped: bool
+    released: bool = False
+
+
+@contextlib.contextmanager
+def held(ctx: PushContext, kind: store.MappingKind, kyrios_id: str) -> Iterator[Hold]:
+    """Only one invocation applies a document at a time; others wait briefly, then hand the message
+    back (:class:`DocumentBusy`). Taking the hold also reads the document's mapping."""
+    duration = max(30.0, ctx.seconds_left() + HOLD_MARGIN_SECONDS)
+    give_up = time.monotonic() + min(HOLD_WAIT_SECONDS, max(0.0, ctx.seconds_left() - 10.0))
+    while True:
+        try:
+            current = store.hold_document(ctx.realm_id, kind, kyrios_id, ctx.owner, duration)
+            break
+        except store.LeaseHeld as exc:
+            if time.monotonic() >= give_up:
+                raise DocumentBusy(f"{kind} {kyrios_id} is being pushed by another invocation") from exc
+            time.sleep(_POLL)
+    hold = Hold(kind, kyrios_id, current, mapped=current is not None)
+    try:
+        yield hold
+    finally:
+        if not hold.released:
+            store.release_document(ctx.realm_id, kind, kyrios_id, ctx.owner, mapped=hold.mapped)
+
+
+def already_applied(hold: Hold, version: int, label: str) -> PushResult | None:
+    """'skipped' when QBO already has this version or a newer one (a redelivered, late or reordered
+    snapshot must never roll QBO back)."""
+    current = hold.current
     if current is None or current.applied_version < version:
-        return current, None
-    return current, PushResult(
+        return None
+    return PushResult(
         "skipped",
         f"QuickBooks already has version {current.applied_version} of this {label}",
-        kind,
-        kyrios_id,
+        hold.kind,
+        hold.kyrios_id,
         current.qbo_id,
     )
 
@@ -82,30 +120,26 @@ def total_mismatch(document: KyriosDocument, answer: Mapping[str, Any]) -> str |
 
 
 def save_state(
-    ctx: PushContext,
-    kind: store.MappingKind,
-    kyrios_id: str,
-    qbo_id: str,
-    sync_token: str | None,
-    version: int,
+    ctx: PushContext, hold: Hold, qbo_id: str, sync_token: str | None, version: int, *, new: bool = False
 ) -> None:
-    """Record that QBO reflects ``version``; an equal or newer record already there is fine (we hold
-    the document's lease, so that can only be our own earlier attempt)."""
+    """Record that QBO reflects ``version`` and let go of the hold in the same write (``new``: the QBO
+    object was just created); an equal or newer record already there is fine (we hold the document, so
+    that can only be our own earlier attempt)."""
     with contextlib.suppress(store.StaleVersion):
         store.put_mapping(
-            ctx.realm_id, kind, kyrios_id, qbo_id=qbo_id, sync_token=sync_token, applied_version=version
+            ctx.realm_id, hold.kind, hold.kyrios_id, qbo_id=qbo_id, sync_token=sync_token,
+            applied_version=version, new=new, release=ctx.owner,
         )
+        hold.mapped = hold.released = True
 
 
 def write_document(
     ctx: PushContext,
+    hold: Hold,
     *,
     entity: str,
-    kind: store.MappingKind,
-    kyrios_id: str,
     version: int,
     body: dict[str, Any],
-    current: store.IdMapping | None,
     final: bool,
 ) -> dict[str, Any]:
     """Create the QBO document (requestid keyed by the document) or sparse-update it (keyed by document +
@@ -114,15 +148,20 @@ def write_document(
     ``final``: nothing else is written to QBO for this version, so the version is recorded as applied
     here. Otherwise a new QBO id is still remembered before returning, with applied version 0, so a
     crash before the caller's :func:`save_state` updates rather than creates again."""
+    kind, kyrios_id, current = hold.kind, hold.kyrios_id, hold.current
     if current is None:
         answer = ctx.client.create(
             entity, body, request_id=mapping.request_id(kind, ctx.realm_id, kyrios_id)
         )
-        with contextlib.suppress(store.StaleVersion):
-            store.put_mapping(
-                ctx.realm_id, kind, kyrios_id, qbo_id=str(answer["Id"]),
-                sync_token=_token(answer), applied_version=version if final else 0, new=True,
-            )
+        if final:
+            save_state(ctx, hold, str(answer["Id"]), _token(answer), version, new=True)
+        else:
+            with contextlib.suppress(store.StaleVersion):
+                store.put_mapping(
+                    ctx.realm_id, kind, kyrios_id, qbo_id=str(answer["Id"]),
+                    sync_token=_token(answer), applied_version=0, new=True,
+                )
+                hold.mapped = True
         return answer
     known = {"Id": current.qbo_id, "SyncToken": current.sync_token} if current.sync_token else None
     answer = ctx.client.update_with_refetch(
@@ -133,7 +172,7 @@ def write_document(
         current=known,
     )
     if final:
-        save_state(ctx, kind, kyrios_id, str(answer.get("Id") or current.qbo_id), _token(answer), version)
+        save_state(ctx, hold, str(answer.get("Id") or current.qbo_id), _token(answer), version)
     return answer
 
 

@@ -1,6 +1,6 @@
 """Invoice snapshots (sent / updated / paid / voided) → the QBO Invoice, its Payments, its void.
 
-Called under the document's lease (see ``core``). Order of writes, each idempotent on its own:
+Applied under the document's hold (``documents.held``). Order of writes, each idempotent on its own:
 
 1. nothing if the mapping already reflects this version or a newer one;
 2. the Invoice: created (requestid from the document) or sparse-updated (document + version);
@@ -28,16 +28,21 @@ def push_invoice(ctx: PushContext, event: InvoiceSnapshotEvent) -> PushResult:
     skipped = _reason_to_skip(ctx, invoice)
     if skipped:
         return PushResult("skipped", skipped, "invoice", invoice.id)
-    current, applied = documents.already_applied(ctx, "invoice", invoice.id, invoice.version, "invoice")
+    with documents.held(ctx, "invoice", invoice.id) as hold:
+        return _apply(ctx, invoice, hold)
+
+
+def _apply(ctx: PushContext, invoice: KyriosInvoice, hold: documents.Hold) -> PushResult:
+    applied = documents.already_applied(hold, invoice.version, "invoice")
     if applied is not None:
         return applied
     documents.check_totals(invoice)
     prepared = documents.prepare(ctx, invoice)
     body = mapping.invoice_payload(invoice, prepared.refs, prepared.plan, prepared.company.profile)
     final = invoice.status != "void" and not invoice.payments  # no Payment or void to write after it
+    created = hold.current is None
     answer = documents.write_document(
-        ctx, entity="Invoice", kind="invoice", kyrios_id=invoice.id, version=invoice.version,
-        body=body, current=current, final=final,
+        ctx, hold, entity="Invoice", version=invoice.version, body=body, final=final
     )
     writes = 1
     qbo_id, sync_token = str(answer["Id"]), _token(answer)
@@ -54,10 +59,10 @@ def push_invoice(ctx: PushContext, event: InvoiceSnapshotEvent) -> PushResult:
         mismatch = None  # a voided invoice is zeroed in QBO by design
 
     if not final:
-        documents.save_state(ctx, "invoice", invoice.id, qbo_id, sync_token, invoice.version)
+        documents.save_state(ctx, hold, qbo_id, sync_token, invoice.version)
     if mismatch:
         return PushResult("failed", mismatch, "invoice", invoice.id, qbo_id, writes)
-    return PushResult("ok", _summary(invoice, current is None), "invoice", invoice.id, qbo_id, writes)
+    return PushResult("ok", _summary(invoice, created), "invoice", invoice.id, qbo_id, writes)
 
 
 def _reason_to_skip(ctx: PushContext, invoice: KyriosInvoice) -> str | None:

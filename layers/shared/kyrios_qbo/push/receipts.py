@@ -8,7 +8,7 @@ changes nothing. The payment method and date travel as ``TxnDate``, ``PaymentRef
 from __future__ import annotations
 
 from kyrios_qbo import mapping
-from kyrios_qbo.models.kyrios import PaymentCompletedEvent
+from kyrios_qbo.models.kyrios import KyriosPaymentDocument, PaymentCompletedEvent
 from kyrios_qbo.push import documents
 from kyrios_qbo.push.outcomes import PushContext, PushResult
 
@@ -19,17 +19,20 @@ def push_sales_receipt(ctx: PushContext, event: PaymentCompletedEvent) -> PushRe
         return PushResult(
             "skipped", "paid before QuickBooks was connected", "sales_receipt", payment.id
         )
-    current, applied = documents.already_applied(
-        ctx, "sales_receipt", payment.id, payment.version, "payment"
-    )
+    with documents.held(ctx, "sales_receipt", payment.id) as hold:
+        return _apply(ctx, payment, hold)
+
+
+def _apply(ctx: PushContext, payment: KyriosPaymentDocument, hold: documents.Hold) -> PushResult:
+    applied = documents.already_applied(hold, payment.version, "payment")
     if applied is not None:
         return applied
     documents.check_totals(payment)
     prepared = documents.prepare(ctx, payment)
     body = mapping.sales_receipt_payload(payment, prepared.refs, prepared.plan, prepared.company.profile)
+    created = hold.current is None
     answer = documents.write_document(
-        ctx, entity="SalesReceipt", kind="sales_receipt", kyrios_id=payment.id, version=payment.version,
-        body=body, current=current, final=True,
+        ctx, hold, entity="SalesReceipt", version=payment.version, body=body, final=True
     )
     qbo_id = str(answer["Id"])
     mismatch = documents.total_mismatch(payment, answer)
@@ -39,7 +42,7 @@ def push_sales_receipt(ctx: PushContext, event: PaymentCompletedEvent) -> PushRe
     return PushResult(
         "ok",
         f"Sales receipt for {source} payment {payment.id} ({payment.method}) "
-        f"{'created' if current is None else 'updated'} in QuickBooks",
+        f"{'created' if created else 'updated'} in QuickBooks",
         "sales_receipt",
         payment.id,
         qbo_id,

@@ -112,6 +112,7 @@ from kyrios_qbo.store.mappings import (
     find_customer_by_email,
     find_kyrios_id,
     get_mapping,
+    hold_document,
     index_customer_email,
     index_customer_emails,
     mapped_qbo_ids,
@@ -119,6 +120,7 @@ from kyrios_qbo.store.mappings import (
     normalize_email,
     put_mapping,
     put_mapping_if_absent,
+    release_document,
     update_sync_token,
 )
 from kyrios_qbo.store.rate import reserve_qbo_request, wait_for_qbo_request
@@ -178,6 +180,7 @@ __all__ = [
     "get_import",
     "get_mapping",
     "get_running_import_id",
+    "hold_document",
     "index_customer_email",
     "index_customer_emails",
     "is_marked",
@@ -194,6 +197,7 @@ __all__ = [
     "put_oauth_state",
     "record_sync",
     "release_claim",
+    "release_document",
     "release_lease",
     "renew_lease",
     "reserve_qbo_request",

@@ -1,4 +1,10 @@
-"""Kyrios ↔ QBO id mappings per company and kind, and the customer email index."""
+"""Kyrios ↔ QBO id mappings per company and kind, the pushers' hold on a document, the customer email index.
+
+A document's forward mapping item also carries the hold of the push applying it (``hold_owner``,
+``hold_until``): taking the hold returns the mapping in the same write, and the write that records the
+new version lets go of it, so a push costs no separate lock item. An item with a hold but no ``qbo_id``
+is a document not in QBO yet; readers treat it as unmapped.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from kyrios_qbo.store import _dynamo as db
-from kyrios_qbo.store.errors import ConcurrentModification, InvalidKey, MappingConflict, StaleVersion
+from kyrios_qbo.store.errors import (
+    ConcurrentModification,
+    InvalidKey,
+    LeaseHeld,
+    MappingConflict,
+    StaleVersion,
+)
 
 MappingKind = Literal["invoice", "payment", "customer", "item", "tax_code", "sales_receipt"]
 MAPPING_KINDS: tuple[str, ...] = get_args(MappingKind)
@@ -55,7 +67,8 @@ def get_mapping(realm_id: str, kind: MappingKind, kyrios_id: str) -> IdMapping |
     answer = db.client().get_item(
         TableName=db.table_name(), Key=_forward_key(realm_id, kind, kyrios_id), ConsistentRead=True
     )
-    return _to_mapping(realm_id, kind, answer["Item"]) if "Item" in answer else None
+    item = answer.get("Item")
+    return _to_mapping(realm_id, kind, item) if item and "qbo_id" in item else None
 
 
 def find_kyrios_id(realm_id: str, kind: MappingKind, qbo_id: str) -> str | None:
@@ -75,6 +88,7 @@ def put_mapping(
     sync_token: str | None,
     applied_version: int,
     new: bool = False,
+    release: str | None = None,
 ) -> IdMapping:
     """Record that QBO now reflects ``applied_version`` of the Kyrios document.
 
@@ -89,31 +103,45 @@ def put_mapping(
       reverse item alone, which the retry re-claims);
     - a document now mapped to another QBO object (rare): one transaction that also drops the old
       reverse item.
+
+    ``release``: the owner of the document's hold (:func:`hold_document`), let go in the same write.
     """
     for _attempt in range(5):
         wanted = IdMapping(realm_id, kind, kyrios_id, qbo_id, sync_token, applied_version, db.iso_now())
         if not new:
-            current = _update_forward(wanted, first=False)
+            current = _update_forward(wanted, first=False, release=release)
             if current is None:
                 return wanted
-            if "pk" in current:
+            if _held_by_another(current, release):
+                release = None  # ours expired and was taken: record the version, leave their hold alone
+                continue
+            if "qbo_id" in current:
                 _raise_if_stale(wanted, current)
-                if _moved(wanted, current):
+                if _moved(wanted, current, release):
                     return wanted
                 continue  # changed in between: judge again
         new = False  # a retry starts from the cheap case again
         _claim_reverse(wanted)
-        current = _update_forward(wanted, first=True)
+        current = _update_forward(wanted, first=True, release=release)
         if current is None:
             return wanted
+        if _held_by_another(current, release):
+            release = None
+            continue
         _raise_if_stale(wanted, current)
-        if _moved(wanted, current):
+        if _moved(wanted, current, release):
             return wanted
     raise ConcurrentModification(f"mapping {kind} {kyrios_id} kept changing")
 
 
-def _mapping_values(wanted: IdMapping) -> tuple[str, dict[str, Any]]:
-    """The ``UpdateExpression`` and values that make a forward item say ``wanted``."""
+def _held_by_another(current: db.Item, release: str | None) -> bool:
+    holder = db.opt_s(current, "hold_owner")
+    return release is not None and holder is not None and holder != release
+
+
+def _mapping_values(wanted: IdMapping, release: str | None) -> tuple[str, dict[str, Any], str]:
+    """The ``UpdateExpression`` and values that make a forward item say ``wanted`` and let go of
+    ``release``'s hold, and the condition that hold adds (empty when there is none to let go of)."""
     values: dict[str, Any] = {
         ":kyrios": db.s(wanted.kyrios_id),
         ":qbo": db.s(wanted.qbo_id),
@@ -121,23 +149,37 @@ def _mapping_values(wanted: IdMapping) -> tuple[str, dict[str, Any]]:
         ":now": db.s(wanted.updated_at),
     }
     sets = ["kyrios_id = :kyrios", "qbo_id = :qbo", "applied_version = :version", "updated_at = :now"]
+    removes = []
     if wanted.sync_token is not None:
         values[":token"] = db.s(wanted.sync_token)
         sets.append("sync_token = :token")
-    return f"SET {', '.join(sets)}" + ("" if wanted.sync_token is not None else " REMOVE sync_token"), values
+    else:
+        removes.append("sync_token")
+    hold_condition = ""
+    if release is not None:
+        removes += ["hold_owner", "hold_until"]
+        values[":holder"] = db.s(release)
+        hold_condition = "(attribute_not_exists(hold_owner) OR hold_owner = :holder)"
+    expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
+    return expression, values, hold_condition
 
 
-def _update_forward(wanted: IdMapping, *, first: bool) -> db.Item | None:
+def _update_forward(wanted: IdMapping, *, first: bool, release: str | None = None) -> db.Item | None:
     """Write the forward item if it maps the same QBO object to an older version (or, with ``first``,
-    does not exist yet): None when written, else the item that stopped it (``{}``: there is none)."""
-    expression, values = _mapping_values(wanted)
+    maps nothing yet), letting go of ``release``'s hold: None when written, else the item that stopped
+    it (``{}``: there is none)."""
+    expression, values, hold_condition = _mapping_values(wanted, release)
     condition = "qbo_id = :qbo AND applied_version < :version"
+    if first:
+        condition = f"attribute_not_exists(qbo_id) OR ({condition})"
+    if hold_condition:
+        condition = f"({condition}) AND {hold_condition}"
     try:
         db.client().update_item(
             TableName=db.table_name(),
             Key=_forward_key(wanted.realm_id, wanted.kind, wanted.kyrios_id),
             UpdateExpression=expression,
-            ConditionExpression=f"attribute_not_exists(pk) OR ({condition})" if first else condition,
+            ConditionExpression=condition,
             ExpressionAttributeValues=values,
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
@@ -180,23 +222,24 @@ def _claim_reverse(wanted: IdMapping) -> None:
         raise
 
 
-def _moved(wanted: IdMapping, current: db.Item) -> bool:
+def _moved(wanted: IdMapping, current: db.Item, release: str | None) -> bool:
     """Point the document at another QBO object, exactly over the ``current`` forward item, moving the
     reverse item in the same transaction. False when ``current`` maps the same object (or changed
     meanwhile): the caller judges again."""
     old_qbo_id = db.get_s(current, "qbo_id")
     if old_qbo_id == wanted.qbo_id:
         return False
-    expression, values = _mapping_values(wanted)
+    expression, values, hold_condition = _mapping_values(wanted, release)
     values[":read_version"] = db.n(db.get_int(current, "applied_version"))
     values[":old_qbo"] = db.s(old_qbo_id)
+    condition = "applied_version = :read_version AND qbo_id = :old_qbo"
     operations: list[dict[str, Any]] = [
         {
             "Update": {
                 "TableName": db.table_name(),
                 "Key": _forward_key(wanted.realm_id, wanted.kind, wanted.kyrios_id),
                 "UpdateExpression": expression,
-                "ConditionExpression": "applied_version = :read_version AND qbo_id = :old_qbo",
+                "ConditionExpression": f"{condition} AND {hold_condition}" if hold_condition else condition,
                 "ExpressionAttributeValues": values,
             }
         },
@@ -249,13 +292,91 @@ def update_sync_token(realm_id: str, kind: MappingKind, kyrios_id: str, sync_tok
             TableName=db.table_name(),
             Key=_forward_key(realm_id, kind, kyrios_id),
             UpdateExpression="SET sync_token = :token, updated_at = :now",
-            ConditionExpression="attribute_exists(pk)",
+            ConditionExpression="attribute_exists(qbo_id)",
             ExpressionAttributeValues={":token": db.s(sync_token), ":now": db.s(db.iso_now())},
         )
     except Exception as exc:
         if db.is_condition_failure(exc):
             raise InvalidKey(f"no {kind} mapping for Kyrios id {kyrios_id}") from exc
         raise
+
+
+# ---------------------------------------------------------------------------------------- holds
+def hold_document(
+    realm_id: str, kind: MappingKind, kyrios_id: str, owner: str, duration_seconds: float
+) -> IdMapping | None:
+    """Hold the document for one push and read its mapping, in one write (None: not in QBO yet).
+
+    Succeeds when nobody holds it, the hold expired, or it is already ``owner``'s; raises
+    :class:`LeaseHeld` otherwise. Let go with ``put_mapping(..., release=owner)`` or
+    :func:`release_document`.
+    """
+    if duration_seconds <= 0:
+        raise ValueError("duration_seconds must be positive")
+    now = db.now()
+    try:
+        answer = db.client().update_item(
+            TableName=db.table_name(),
+            Key=_forward_key(realm_id, kind, kyrios_id),
+            UpdateExpression="SET hold_owner = :owner, hold_until = :until",
+            ConditionExpression=(
+                "attribute_not_exists(hold_until) OR hold_until < :now OR hold_owner = :owner"
+            ),
+            ExpressionAttributeValues={
+                ":owner": db.s(db.key_part(owner, "hold owner")),
+                ":until": db.n(now + duration_seconds),
+                ":now": db.n(now),
+            },
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except Exception as exc:
+        if not db.is_condition_failure(exc):
+            raise
+        old = db.old_item(exc) or {}
+        raise LeaseHeld(
+            f"push {kind} {kyrios_id}", db.opt_s(old, "hold_owner") or "?", db.get_float(old, "hold_until")
+        ) from exc
+    item = answer.get("Attributes", {})
+    return _to_mapping(realm_id, kind, item) if "qbo_id" in item else None
+
+
+def release_document(
+    realm_id: str, kind: MappingKind, kyrios_id: str, owner: str, *, mapped: bool
+) -> bool:
+    """Let go of ``owner``'s hold without recording a version; a document that is not in QBO leaves
+    no item behind. ``mapped``: the caller knows the document is in QBO (one write instead of two).
+    False if the hold was not ``owner``'s (any more)."""
+    key = _forward_key(realm_id, kind, kyrios_id)
+    values = {":owner": db.s(owner)}
+    if not mapped:
+        try:
+            db.client().delete_item(
+                TableName=db.table_name(),
+                Key=key,
+                ConditionExpression="hold_owner = :owner AND attribute_not_exists(qbo_id)",
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return True
+        except Exception as exc:
+            if not db.is_condition_failure(exc):
+                raise
+            if db.opt_s(db.old_item(exc) or {}, "hold_owner") != owner:
+                return False
+    try:  # in QBO: keep the mapping, drop the hold
+        db.client().update_item(
+            TableName=db.table_name(),
+            Key=key,
+            UpdateExpression="REMOVE hold_owner, hold_until",
+            ConditionExpression="hold_owner = :owner",
+            ExpressionAttributeValues=values,
+        )
+    except Exception as exc:
+        if db.is_condition_failure(exc):
+            return False
+        raise
+    return True
 
 
 # ---------------------------------------------------------------------------------------- email index

@@ -19,7 +19,8 @@ pk                             sk                               what
 ``REALM#<realm>``              ``CLAIM#<key>``                  claim: owner + ``claim_expires_at``
 ``REALM#<realm>``              ``ONCE#<marker>``                once-marker
 ``REALM#<realm>``              ``MAP#<kind>#<kyrios id>``       mapping: qbo_id, sync_token,
-                                                                applied_version
+                                                                applied_version; a push's hold:
+                                                                hold_owner + hold_until
 ``REALM#<realm>``              ``QMAP#<kind>#<qbo id>``         reverse mapping → kyrios_id (written
                                                                 before the forward one)
 ``REALM#<realm>``              ``EMAIL#<normalised email>``     QBO customer id for the email

@@ -70,7 +70,7 @@ def _workloads(args: argparse.Namespace) -> dict[str, Callable[[], list[Figure]]
         )
 
     def run_poller() -> list[Figure]:
-        companies = args.companies or (100 if quick else 300)
+        companies = args.companies or (100 if quick else 1000)
         figures, usage, n = poller_cost.run(poller_cost.Options(companies=companies))
         tick = aws_cost.usage_of(usage)
         per_tick = cost(tick, prices)["total"]

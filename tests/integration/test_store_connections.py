@@ -218,13 +218,6 @@ def test_update_settings_validates_and_requires_live_connection(account_id, real
     assert settings == {**store.DEFAULT_SETTINGS, "send_review_requests": False}
 
 
-def test_record_sync_never_moves_backwards(account_id, realm_id):
-    store.connect(account_id, realm_id, COMPANY, tokens())
-    store.record_sync(account_id, "2026-03-02T00:00:00.000000Z")
-    store.record_sync(account_id, "2026-03-01T00:00:00.000000Z")
-    assert store.get_connection(account_id).last_sync_at == "2026-03-02T00:00:00.000000Z"
-
-
 # ---------------------------------------------------------------------------------------- OAuth state
 def test_oauth_state_is_consumed_exactly_once(account_id):
     state = uuid.uuid4().hex

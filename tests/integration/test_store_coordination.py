@@ -158,6 +158,23 @@ def test_cursor_compares_times_not_offsets(realm_id):
         store.advance_cursor(realm_id, "cdc", datetime(2026, 1, 2))
 
 
+def test_a_cursor_hold_reads_the_cursor_and_is_let_go_by_moving_it(realm_id):
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert store.hold_cursor(realm_id, "cdc", "run-a", 30) is None
+    with pytest.raises(store.LeaseHeld):
+        store.hold_cursor(realm_id, "cdc", "run-b", 30)
+    assert store.get_cursor(realm_id, "cdc") is None  # a hold alone is no position
+    assert store.advance_cursor(realm_id, "cdc", start, release="run-a") is True
+    assert store.hold_cursor(realm_id, "cdc", "run-b", 30) == start
+    # A cursor that cannot move (already there) still lets go of the hold.
+    assert store.advance_cursor(realm_id, "cdc", start, release="run-b") is False
+    assert store.hold_cursor(realm_id, "cdc", "run-c", 30) == start
+    assert store.cursor_moved_at(realm_id, "cdc") is not None
+    # A run whose hold was taken over moves nothing.
+    assert store.advance_cursor(realm_id, "cdc", start + timedelta(hours=1), release="run-a") is False
+    assert store.get_cursor(realm_id, "cdc") == start
+
+
 # ---------------------------------------------------------------------------------------- rate budget
 def _interval() -> float:
     return rate.Spacing.scaled().interval

@@ -29,6 +29,7 @@ from kyrios_qbo.observability import logger, metrics
 from kyrios_qbo.qbo_client import QboClient
 from kyrios_qbo.qbo_errors import QboAuthError, QboError
 from kyrios_qbo.store import connections as store
+from kyrios_qbo.store import coordination
 from kyrios_qbo.store.errors import (
     AlreadyConnectedToAnotherCompany,
     NotConnected,
@@ -250,7 +251,7 @@ def status(account_id: str) -> ConnectionStatus:
         currency=connection.company.currency,
         connected_at=_parse_time(connection.connected_at),
         settings=SyncSettings.model_validate(connection.settings),
-        last_sync_at=_parse_time(connection.last_sync_at),
+        last_sync_at=coordination.cursor_moved_at(connection.realm_id, coordination.POLL_CURSOR),
     )
 
 

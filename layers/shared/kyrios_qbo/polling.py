@@ -2,17 +2,19 @@
 
 One poll of one company (:func:`poll_company`):
 
-1. takes the company's ``poller`` lease (store), so nothing polls the company twice at once even
-   outside the FIFO queue (a manual run, a redelivery after a timeout) → :class:`PollBusy`;
+1. holds the company's poll cursor (store; the same write reads it), so nothing polls the company
+   twice at once even outside the FIFO queue (a manual run, a redelivery after a timeout) →
+   :class:`PollBusy`;
 2. reads the changes since ``cursor - OVERLAP`` (the cursor starts at the connection's
    ``connected_at``): CDC for Customer and Invoice, paging past its 1000-object cap by moving
    ``changedSince`` to the newest ``LastUpdatedTime`` seen; when the cursor is older than CDC's 30 days, a
    paged query on ``MetaData.LastUpdatedTime`` instead (it cannot see deletions; nothing else can either);
 3. customers → contacts (:func:`sync_customers`) and the email index; paid invoices → review
    requests (:func:`request_reviews`);
-4. only when all of that was published and recorded, moves the cursor forward and stores the
-   connection's ``last_sync_at``. Any failure before leaves the cursor where it was, so the retry
-   (SQS redelivery) reads the same changes again; the once-markers make the repeat harmless.
+4. only when all of that was published and recorded, moves the cursor forward (its ``updated_at``
+   is the status page's "last sync") and lets go of the hold in the same write. Any failure before
+   leaves the cursor where it was, so the retry (SQS redelivery) reads the same changes again; the
+   once-markers make the repeat harmless.
 
 Contacts — a ``contact.created`` goes out for a customer that
 
@@ -74,10 +76,10 @@ CDC_SAFE_AGE = CDC_MAX_AGE - timedelta(days=1)
 CDC_ENTITIES = ("Customer", "Invoice")
 CDC_CAP = 1000
 MAX_CDC_PAGES = 200
-LEASE_NAME = "poller"
-LEASE_SECONDS = 330.0
-"""Longer than the poller's Lambda timeout (300 s): a crashed poll's lease lapses by the redelivery."""
-CURSOR_NAME = "poll"
+HOLD_SECONDS = 330.0
+"""Longer than a poll can run (the poller's timeout), shorter than the poll queue's visibility timeout:
+a crashed poll's hold has lapsed by the time SQS redelivers its nudge."""
+CURSOR_NAME = coordination.POLL_CURSOR
 PUBLISH_SLICE = 250
 """``PrivateNote`` prefix of invoices the pusher writes (kyrios_qbo.mapping)."""
 
@@ -444,32 +446,41 @@ def poll_company(
     a retry may fix (the cursor has not moved); returns a non-``polled`` status for what it must not retry."""
     owner = owner or f"poll-{uuid.uuid4().hex}"
     try:
-        coordination.acquire_lease(realm_id, LEASE_NAME, owner, LEASE_SECONDS)
+        cursor = coordination.hold_cursor(realm_id, CURSOR_NAME, owner, HOLD_SECONDS)
     except LeaseHeld as exc:
         raise PollBusy(realm_id, exc.holder) from exc
-    try:
-        return _poll_locked(account_id, realm_id, deadline=deadline, clock=clock)
-    finally:
-        coordination.release_lease(realm_id, LEASE_NAME, owner)
-
-
-def _poll_locked(
-    account_id: str, realm_id: str, *, deadline: Deadline, clock: Callable[[], datetime]
-) -> PollResult:
     result = PollResult(status="polled", account_id=account_id, realm_id=realm_id)
+    let_go = False
+    try:
+        _poll_held(result, cursor, deadline=deadline, clock=clock)
+        if result.cursor is not None:
+            # Everything found is published: move on, letting go of the hold in the same write.
+            coordination.advance_cursor(realm_id, CURSOR_NAME, result.cursor, release=owner)
+            let_go = True
+    finally:
+        if not let_go:
+            coordination.release_cursor(realm_id, CURSOR_NAME, owner)
+    return result
+
+
+def _poll_held(
+    result: PollResult, cursor: datetime | None, *, deadline: Deadline, clock: Callable[[], datetime]
+) -> None:
+    """Fill ``result``; its ``cursor`` is where to move on to (None: nothing was read)."""
+    account_id, realm_id = result.account_id, result.realm_id
     connection = connections.get_connection(account_id)
     if connection is None or connection.status == "disconnected":
         result.status, result.reason = "not_connected", "account is not connected"
-        return result
+        return
     if connection.realm_id != realm_id:
         # The account reconnected to another company after this nudge was sent.
         result.status, result.reason = "stale_nudge", "account is connected to another company now"
-        return result
+        return
     try:
         client = client_for(connection, deadline=deadline)
         started = clock()
         connected_at = _connected_at(connection)
-        cursor = coordination.get_cursor(realm_id, CURSOR_NAME) or connected_at
+        cursor = cursor or connected_at
         changes = read_changes(client, cursor - OVERLAP, now=started)
         result.customers_seen, result.invoices_seen = len(changes.customers), len(changes.invoices)
         result.contacts_published = sync_customers(
@@ -480,16 +491,12 @@ def _poll_locked(
         )
     except NotConnected:
         result.status, result.reason = "not_connected", "account is not connected"
-        return result
+        return
     except (NeedsReconnect, QboAuthError) as exc:
         result.status, result.reason = "needs_reconnect", str(exc)
-        return result
-    # Everything found is published: move on. Never past what QBO showed us or our own start time.
-    candidates = [cursor, started] + ([changes.newest] if changes.newest else [])
-    result.cursor = max(candidates)
-    coordination.advance_cursor(realm_id, CURSOR_NAME, result.cursor)
-    connections.record_sync(account_id)
-    return result
+        return
+    # Never past what QBO showed us or our own start time.
+    result.cursor = max([cursor, started] + ([changes.newest] if changes.newest else []))
 
 
 def _connected_at(connection: connections.Connection) -> datetime:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from kyrios_qbo import nudges, polling
+from kyrios_qbo.connection import status
+from kyrios_qbo.qbo_errors import QboError
 from kyrios_qbo.store import connections, coordination, mappings
 from tests.lambda_context import lambda_context
 
@@ -84,7 +86,8 @@ def test_tick_fans_out_and_only_new_customers_not_made_by_kyrios_become_contacts
     assert mappings.find_customer_by_email(realm_id, "old-new@example.com") == old_ids[0]
     assert mappings.find_customer_by_email(realm_id, "new@example.com") == fresh["Id"]
     connection = connections.get_connection(account_id)
-    assert connection is not None and connection.last_sync_at is not None
+    assert connection is not None
+    assert status(account_id).last_sync_at is not None  # the status page's "last sync"
     cursor = coordination.get_cursor(realm_id, polling.CURSOR_NAME)
     assert cursor is not None and cursor >= datetime.fromisoformat(
         connection.connected_at.replace("Z", "+00:00")
@@ -319,3 +322,53 @@ def test_contacts_whose_publish_failed_are_published_on_the_retry(
     [again] = poll_queue.receive(company.realm_id, expect=1)
     assert poll_queue.run_poller(again) == {"batchItemFailures": []}
     assert [c["detail"]["qbo_customer_id"] for c in bus("contact.created", 2, timeout=3)] == [customer["Id"]]
+
+
+def test_a_company_held_by_another_poll_is_handed_back_then_polled(
+    ctl: Any, company: Company, poll_queue: PollQueue, bus: Bus
+) -> None:
+    """The cursor's hold keeps two polls of one company apart even outside the FIFO queue."""
+    customer = ctl.create_customer(company.realm_id, DisplayName="Held Back")
+    coordination.hold_cursor(company.realm_id, polling.CURSOR_NAME, "another-poll", 30)
+    with pytest.raises(polling.PollBusy) as caught:
+        polling.poll_company(company.account_id, company.realm_id)
+    assert caught.value.holder == "another-poll"
+    assert bus("contact.created", 1, timeout=1.0) == []
+
+    assert coordination.release_cursor(company.realm_id, polling.CURSOR_NAME, "another-poll")
+    result = polling.poll_company(company.account_id, company.realm_id)
+    assert result.status == "polled" and result.contacts_published == 1
+    assert [c["detail"]["qbo_customer_id"] for c in bus("contact.created", 1)] == [customer["Id"]]
+    # The poll let go of its hold when it moved the cursor: the next one is not busy.
+    assert polling.poll_company(company.account_id, company.realm_id).status == "polled"
+
+
+def test_an_idle_poll_costs_three_writes_and_one_read(company: Company) -> None:
+    """Per company and tick with nothing new: hold the cursor (reading it), read the connection, take
+    a QBO request slot, move the cursor (letting go of the hold)."""
+    from kyrios_qbo.store import _dynamo
+
+    polling.poll_company(company.account_id, company.realm_id)  # the first poll sets the cursor
+    operations: list[str] = []
+
+    def record(model: Any, **_kwargs: Any) -> None:
+        operations.append(model.name)
+
+    events = _dynamo.client().meta.events
+    events.register("before-call.dynamodb", record, unique_id="idle-poll-cost")
+    try:
+        result = polling.poll_company(company.account_id, company.realm_id)
+    finally:
+        events.unregister("before-call.dynamodb", unique_id="idle-poll-cost")
+    assert result.status == "polled" and result.customers_seen == 0
+    assert sorted(operations) == ["GetItem", "UpdateItem", "UpdateItem", "UpdateItem"]
+
+
+def test_a_poll_that_fails_lets_go_of_the_company(ctl: Any, company: Company) -> None:
+    cursor_before = coordination.get_cursor(company.realm_id, polling.CURSOR_NAME)
+    ctl.inject_fault("503", count=50, path="cdc", realm=company.realm_id)
+    with pytest.raises(QboError):  # QBO stays down past the deadline
+        polling.poll_company(company.account_id, company.realm_id, deadline=time.time() + 3)
+    ctl.clear_faults()
+    assert coordination.get_cursor(company.realm_id, polling.CURSOR_NAME) == cursor_before
+    assert polling.poll_company(company.account_id, company.realm_id).status == "polled"

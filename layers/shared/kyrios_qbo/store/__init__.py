@@ -14,7 +14,8 @@ pk                             sk                               what
 ``ACCOUNT#<account>``          ``IMPORT#<time>-<rand>``         import job and progress
 ``ACCOUNT#<account>``          ``LOG#<time>#<rand>``            sync log entry (TTL 30 days)
 ``REALM#<realm>``              ``OWNER``                        the account owning the company
-``REALM#<realm>``              ``CURSOR#<name>``                sync cursor (only moves forward)
+``REALM#<realm>``              ``CURSOR#<name>``                sync cursor (only moves forward) and
+                                                                its run's hold (``hold_owner``)
 ``REALM#<realm>``              ``LEASE#<name>``                 lease: owner + ``lease_expires_at``
 ``REALM#<realm>``              ``CLAIM#<key>``                  claim: owner + ``claim_expires_at``
 ``REALM#<realm>``              ``ONCE#<marker>``                once-marker
@@ -56,21 +57,24 @@ from kyrios_qbo.store.connections import (
     list_connected_accounts,
     mark_needs_reconnect,
     put_oauth_state,
-    record_sync,
     save_tokens,
     update_settings,
 )
 from kyrios_qbo.store.coordination import (
+    POLL_CURSOR,
     Claim,
     Lease,
     acquire_lease,
     advance_cursor,
     claim,
+    cursor_moved_at,
     get_claim,
     get_cursor,
+    hold_cursor,
     is_marked,
     mark_once,
     release_claim,
+    release_cursor,
     release_lease,
     renew_lease,
     unmark,
@@ -130,6 +134,7 @@ from kyrios_qbo.store.synclog import SyncLogEntry, append_sync_log, list_sync_lo
 __all__ = [
     "DEFAULT_SETTINGS",
     "MAPPING_KINDS",
+    "POLL_CURSOR",
     "AlreadyConnectedToAnotherCompany",
     "Claim",
     "ClaimHeld",
@@ -170,6 +175,7 @@ __all__ = [
     "connect",
     "consume_oauth_state",
     "create_import",
+    "cursor_moved_at",
     "disconnect",
     "find_customer_by_email",
     "find_kyrios_id",
@@ -181,6 +187,7 @@ __all__ = [
     "get_import",
     "get_mapping",
     "get_running_import_id",
+    "hold_cursor",
     "hold_document",
     "index_customer_email",
     "index_customer_emails",
@@ -196,8 +203,8 @@ __all__ = [
     "put_mapping",
     "put_mapping_if_absent",
     "put_oauth_state",
-    "record_sync",
     "release_claim",
+    "release_cursor",
     "release_document",
     "release_lease",
     "renew_lease",

@@ -63,7 +63,6 @@ class Connection:
     company: CompanyInfo
     connected_at: str
     settings: dict[str, Any] = field(default_factory=dict)
-    last_sync_at: str | None = None
     status_reason: str | None = None
     tokens: EncryptedTokens | None = field(default=None, repr=False)
     token_version: int = 0
@@ -108,7 +107,6 @@ def _to_connection(item: db.Item) -> Connection:
         ),
         connected_at=db.get_s(item, "connected_at"),
         settings={**DEFAULT_SETTINGS, **db.get_json(item, "settings", {})},
-        last_sync_at=db.opt_s(item, "last_sync_at"),
         status_reason=db.opt_s(item, "status_reason"),
         tokens=tokens,
         token_version=db.get_int(item, "token_version"),
@@ -413,22 +411,6 @@ def update_settings(account_id: str, changes: Mapping[str, Any]) -> Connection:
         if updated is not None:
             return updated
     raise ConcurrentModification(f"settings of {account_id} kept changing")
-
-
-def record_sync(account_id: str, at_iso: str | None = None) -> None:
-    """Set ``last_sync_at`` (never moves backwards; a no-op for unknown accounts)."""
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=_connection_key(account_id),
-            UpdateExpression="SET last_sync_at = :at",
-            ConditionExpression="attribute_exists(pk) "
-            "AND (attribute_not_exists(last_sync_at) OR last_sync_at < :at)",
-            ExpressionAttributeValues={":at": db.s(at_iso or db.iso_now())},
-        )
-    except Exception as exc:
-        if not db.is_condition_failure(exc):
-            raise
 
 
 # ---------------------------------------------------------------------------------------- OAuth state

@@ -197,6 +197,10 @@ def unmark(realm_id: str, marker: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------- cursors
+POLL_CURSOR = "poll"
+"""The contact poller's cursor: where it got to, and (``cursor_moved_at``) when it last completed."""
+
+
 def _cursor_key(realm_id: str, name: str) -> db.Item:
     return db.key(db.realm_pk(realm_id), f"CURSOR#{db.key_part(name, 'cursor name')}")
 
@@ -206,24 +210,101 @@ def get_cursor(realm_id: str, name: str) -> datetime | None:
     answer = db.client().get_item(
         TableName=db.table_name(), Key=_cursor_key(realm_id, name), ConsistentRead=True
     )
-    item = answer.get("Item")
-    return db.parse_iso(db.get_s(item, "position")) if item else None
+    return _position(answer.get("Item"))
 
 
-def advance_cursor(realm_id: str, name: str, position: datetime) -> bool:
-    """Move the cursor forward to ``position``; False (and unchanged) if it is already there or beyond."""
-    value = db.iso(position)
+def cursor_moved_at(realm_id: str, name: str) -> datetime | None:
+    """When the named sync last moved its cursor (its last successful run)."""
+    answer = db.client().get_item(
+        TableName=db.table_name(), Key=_cursor_key(realm_id, name), ConsistentRead=True
+    )
+    moved = db.opt_s(answer.get("Item") or {}, "updated_at")
+    return db.parse_iso(moved) if moved else None
+
+
+def _position(item: db.Item | None) -> datetime | None:
+    position = db.opt_s(item or {}, "position")
+    return db.parse_iso(position) if position else None
+
+
+def hold_cursor(realm_id: str, name: str, owner: str, duration_seconds: float) -> datetime | None:
+    """Hold the named sync of the company (one run at a time) and read where it got to, in one write.
+
+    The hold lives on the cursor item: free, expired or already ``owner``'s, else :class:`LeaseHeld`.
+    Let go with ``advance_cursor(..., release=owner)`` or :func:`release_cursor`.
+    """
+    if duration_seconds <= 0:
+        raise ValueError("duration_seconds must be positive")
+    now = db.now()
+    try:
+        answer = db.client().update_item(
+            TableName=db.table_name(),
+            Key=_cursor_key(realm_id, name),
+            UpdateExpression="SET hold_owner = :owner, hold_until = :until",
+            ConditionExpression=(
+                "attribute_not_exists(hold_until) OR hold_until < :now OR hold_owner = :owner"
+            ),
+            ExpressionAttributeValues={
+                ":owner": db.s(db.key_part(owner, "hold owner")),
+                ":until": db.n(now + duration_seconds),
+                ":now": db.n(now),
+            },
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except Exception as exc:
+        if not db.is_condition_failure(exc):
+            raise
+        old = db.old_item(exc) or {}
+        raise LeaseHeld(
+            f"sync {name}", db.opt_s(old, "hold_owner") or "?", db.get_float(old, "hold_until")
+        ) from exc
+    return _position(answer.get("Attributes"))
+
+
+def release_cursor(realm_id: str, name: str, owner: str) -> bool:
+    """Let go of ``owner``'s hold on the named sync; False if it was not ``owner``'s (any more)."""
     try:
         db.client().update_item(
             TableName=db.table_name(),
             Key=_cursor_key(realm_id, name),
-            UpdateExpression="SET #position = :position, updated_at = :now",
-            ConditionExpression="attribute_not_exists(#position) OR #position < :position",
-            ExpressionAttributeNames={"#position": "position"},
-            ExpressionAttributeValues={":position": db.s(value), ":now": db.s(db.iso_now())},
+            UpdateExpression="REMOVE hold_owner, hold_until",
+            ConditionExpression="hold_owner = :owner",
+            ExpressionAttributeValues={":owner": db.s(owner)},
         )
     except Exception as exc:
         if db.is_condition_failure(exc):
             return False
         raise
+    return True
+
+
+def advance_cursor(realm_id: str, name: str, position: datetime, *, release: str | None = None) -> bool:
+    """Move the cursor forward to ``position``; False (and unchanged) if it is already there or beyond.
+
+    ``release``: the owner of the sync's hold (:func:`hold_cursor`), let go in the same write (or, when
+    the cursor does not move, in a second one)."""
+    value = db.iso(position)
+    expression = "SET #position = :position, updated_at = :now"
+    condition = "(attribute_not_exists(#position) OR #position < :position)"
+    values = {":position": db.s(value), ":now": db.s(db.iso_now())}
+    if release is not None:
+        expression += " REMOVE hold_owner, hold_until"
+        condition += " AND hold_owner = :owner"
+        values[":owner"] = db.s(release)
+    try:
+        db.client().update_item(
+            TableName=db.table_name(),
+            Key=_cursor_key(realm_id, name),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#position": "position"},
+            ExpressionAttributeValues=values,
+        )
+    except Exception as exc:
+        if not db.is_condition_failure(exc):
+            raise
+        if release is not None:
+            release_cursor(realm_id, name, release)
+        return False
     return True

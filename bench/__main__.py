@@ -73,15 +73,18 @@ def _workloads(args: argparse.Namespace) -> dict[str, Callable[[], list[Figure]]
         companies = args.companies or (100 if quick else 1000)
         figures, usage, n = poller_cost.run(poller_cost.Options(companies=companies))
         tick = aws_cost.usage_of(usage)
-        per_tick = cost(tick, prices)["total"]
-        month_of_ticks = per_tick / n * 1000 * 12 * 24 * 30
+        per_month = 1000 / n * 12 * 24 * 30  # ticks of one company, 1,000 companies
+        lines = {k: v * per_month for k, v in cost(tick, prices).items()}
+        biggest = sorted(((v, k) for k, v in lines.items() if k != "total"), reverse=True)[:3]
         figures.append(
             Figure(
                 "poller",
                 "USD per month of idle ticks per 1,000 companies",
                 "USD",
-                month_of_ticks,
-                notes="every 5 minutes, 30 days; priced like the cost figures",
+                lines["total"],
+                notes="every 5 minutes, 30 days; priced like the cost figures; largest: "
+                + ", ".join(f"{k} ${v:.2f}" for v, k in biggest),
+                details={"usd_per_month": lines},
             )
         )
         return figures

@@ -128,6 +128,39 @@ def test_invalid_grant_marks_needs_reconnect(account_id: str, connected: str, em
     assert open_client(account_id).company_info()["Id"]
 
 
+def test_a_warm_container_decrypts_each_token_version_once(
+    account_id: str, connected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Least recently used plaintexts go first: a token in use stays cached while others come and go."""
+    connection = store.get_connection(account_id)
+    assert connection is not None and connection.tokens is not None
+    decrypts: list[str] = []
+    events = tokens._kms().meta.events
+    events.register("before-call.kms.Decrypt", lambda **_: decrypts.append("Decrypt"), unique_id="count-kms")
+    monkeypatch.setattr(tokens, "_CACHE_SIZE", 2)
+    tokens.forget_cached()
+
+    def access() -> str:
+        return tokens.decrypt_token(account_id, connected, "access", connection.token_version,
+                                    connection.tokens.access_token)
+
+    def refresh() -> str:
+        return tokens.decrypt_token(account_id, connected, "refresh", connection.token_version,
+                                    connection.tokens.refresh_token)
+
+    try:
+        first = access()
+        refresh()
+        assert access() == first  # a hit makes the access token the most recently used
+        tokens._remember(("another", "company", "access", "1", "x"), "other")  # evicts the refresh token
+        assert access() == first
+        assert len(decrypts) == 2
+        refresh()
+        assert len(decrypts) == 3
+    finally:
+        events.unregister("before-call.kms.Decrypt", unique_id="count-kms")
+
+
 def test_not_connected(account_id: str) -> None:
     with pytest.raises(NotConnected):
         open_client(account_id)

@@ -88,7 +88,10 @@ class TokenRefreshTimeout(Exception):
 _kms_client: Any = None
 _cache_lock = threading.Lock()
 _plaintexts: OrderedDict[tuple[str, ...], str] = OrderedDict()
-_CACHE_SIZE = 512
+_CACHE_SIZE = 4096
+"""Plaintexts kept per container, least recently used dropped first: room for the access token of
+every company a poller container meets tick after tick (a few KB each, so a few MB), so a warm
+container does not pay a KMS decrypt per company per tick."""
 
 
 def _kms() -> Any:
@@ -129,6 +132,8 @@ def decrypt_token(account_id: str, realm_id: str, kind: TokenKind, version: int,
     key = _cache_key(account_id, realm_id, kind, version, blob)
     with _cache_lock:
         cached = _plaintexts.get(key)
+        if cached is not None:
+            _plaintexts.move_to_end(key)
     if cached is not None:
         return cached
     answer = _kms().decrypt(CiphertextBlob=blob, EncryptionContext=_context(account_id, realm_id, kind))

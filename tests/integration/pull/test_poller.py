@@ -293,14 +293,16 @@ def test_a_cursor_older_than_30_days_falls_back_to_a_query(
 def test_qbo_refusing_an_old_cdc_window_falls_back_to_a_query(
     ctl: Any, company: Company, poll_queue: PollQueue, bus: Bus
 ) -> None:
-    real_now = ctl.now()
     ctl.advance_clock(31 * 86_400)  # QBO's clock runs far ahead of ours
     try:
         customer = ctl.create_customer(company.realm_id, DisplayName="Far Future")
         assert _poll_once(poll_queue, company) == {"batchItemFailures": []}
         assert [c["detail"]["qbo_customer_id"] for c in bus("contact.created", 1)] == [customer["Id"]]
     finally:
-        ctl.set_clock(real_now)
+        # Back by the same amount: setting a remembered time would leave the emulator's clock behind
+        # ours by this test's duration, and the next test's customers would look created before
+        # their company was connected.
+        ctl.advance_clock(-31 * 86_400)
 
 
 def test_contacts_whose_publish_failed_are_published_on_the_retry(
@@ -312,13 +314,14 @@ def test_contacts_whose_publish_failed_are_published_on_the_retry(
     cursor_before = coordination.get_cursor(company.realm_id, polling.CURSOR_NAME)
     monkeypatch.setenv("EVENT_BUS_NAME", "no-such-bus")  # EventBridge refuses every event
     get_settings.cache_clear()
-    _send_nudge(company)
-    [message] = poll_queue.receive(company.realm_id, expect=1)
-    assert poll_queue.run_poller(message)["batchItemFailures"]
-    assert coordination.get_cursor(company.realm_id, polling.CURSOR_NAME) == cursor_before
-
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    try:
+        _send_nudge(company)
+        [message] = poll_queue.receive(company.realm_id, expect=1)
+        assert poll_queue.run_poller(message)["batchItemFailures"]
+        assert coordination.get_cursor(company.realm_id, polling.CURSOR_NAME) == cursor_before
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()  # the next test must not inherit the refusing bus
     [again] = poll_queue.receive(company.realm_id, expect=1)
     assert poll_queue.run_poller(again) == {"batchItemFailures": []}
     assert [c["detail"]["qbo_customer_id"] for c in bus("contact.created", 2, timeout=3)] == [customer["Id"]]

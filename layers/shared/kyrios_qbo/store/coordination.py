@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kyrios_qbo.store import _dynamo as db
+from kyrios_qbo.store import _holds
 from kyrios_qbo.store.errors import ClaimHeld, LeaseHeld, LeaseLost
 
 HOUSEKEEPING_SECONDS = 86_400
@@ -233,50 +234,12 @@ def hold_cursor(realm_id: str, name: str, owner: str, duration_seconds: float) -
     The hold lives on the cursor item: free, expired or already ``owner``'s, else :class:`LeaseHeld`.
     Let go with ``advance_cursor(..., release=owner)`` or :func:`release_cursor`.
     """
-    if duration_seconds <= 0:
-        raise ValueError("duration_seconds must be positive")
-    now = db.now()
-    try:
-        answer = db.client().update_item(
-            TableName=db.table_name(),
-            Key=_cursor_key(realm_id, name),
-            UpdateExpression="SET hold_owner = :owner, hold_until = :until",
-            ConditionExpression=(
-                "attribute_not_exists(hold_until) OR hold_until < :now OR hold_owner = :owner"
-            ),
-            ExpressionAttributeValues={
-                ":owner": db.s(db.key_part(owner, "hold owner")),
-                ":until": db.n(now + duration_seconds),
-                ":now": db.n(now),
-            },
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except Exception as exc:
-        if not db.is_condition_failure(exc):
-            raise
-        old = db.old_item(exc) or {}
-        raise LeaseHeld(
-            f"sync {name}", db.opt_s(old, "hold_owner") or "?", db.get_float(old, "hold_until")
-        ) from exc
-    return _position(answer.get("Attributes"))
+    return _position(_holds.take(_cursor_key(realm_id, name), owner, duration_seconds, f"sync {name}"))
 
 
 def release_cursor(realm_id: str, name: str, owner: str) -> bool:
     """Let go of ``owner``'s hold on the named sync; False if it was not ``owner``'s (any more)."""
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=_cursor_key(realm_id, name),
-            UpdateExpression="REMOVE hold_owner, hold_until",
-            ConditionExpression="hold_owner = :owner",
-            ExpressionAttributeValues={":owner": db.s(owner)},
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return _holds.let_go(_cursor_key(realm_id, name), owner)
 
 
 def advance_cursor(realm_id: str, name: str, position: datetime, *, release: str | None = None) -> bool:
@@ -289,9 +252,9 @@ def advance_cursor(realm_id: str, name: str, position: datetime, *, release: str
     condition = "(attribute_not_exists(#position) OR #position < :position)"
     values = {":position": db.s(value), ":now": db.s(db.iso_now())}
     if release is not None:
-        expression += " REMOVE hold_owner, hold_until"
-        condition += " AND hold_owner = :owner"
-        values[":owner"] = db.s(release)
+        expression += f" REMOVE {_holds.ATTRIBUTES}"
+        condition += f" AND {_holds.HELD_BY_HOLDER}"
+        values[":holder"] = db.s(release)
     try:
         db.client().update_item(
             TableName=db.table_name(),

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from kyrios_qbo.store import _dynamo as db
+from kyrios_qbo.store import _holds
 from kyrios_qbo.store.errors import (
     ConcurrentModification,
     InvalidKey,
-    LeaseHeld,
     MappingConflict,
     StaleVersion,
 )
@@ -157,9 +157,9 @@ def _mapping_values(wanted: IdMapping, release: str | None) -> tuple[str, dict[s
         removes.append("sync_token")
     hold_condition = ""
     if release is not None:
-        removes += ["hold_owner", "hold_until"]
+        removes.append(_holds.ATTRIBUTES)
         values[":holder"] = db.s(release)
-        hold_condition = "(attribute_not_exists(hold_owner) OR hold_owner = :holder)"
+        hold_condition = f"(attribute_not_exists(hold_owner) OR {_holds.HELD_BY_HOLDER})"
     expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
     return expression, values, hold_condition
 
@@ -311,33 +311,8 @@ def hold_document(
     :class:`LeaseHeld` otherwise. Let go with ``put_mapping(..., release=owner)`` or
     :func:`release_document`.
     """
-    if duration_seconds <= 0:
-        raise ValueError("duration_seconds must be positive")
-    now = db.now()
-    try:
-        answer = db.client().update_item(
-            TableName=db.table_name(),
-            Key=_forward_key(realm_id, kind, kyrios_id),
-            UpdateExpression="SET hold_owner = :owner, hold_until = :until",
-            ConditionExpression=(
-                "attribute_not_exists(hold_until) OR hold_until < :now OR hold_owner = :owner"
-            ),
-            ExpressionAttributeValues={
-                ":owner": db.s(db.key_part(owner, "hold owner")),
-                ":until": db.n(now + duration_seconds),
-                ":now": db.n(now),
-            },
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except Exception as exc:
-        if not db.is_condition_failure(exc):
-            raise
-        old = db.old_item(exc) or {}
-        raise LeaseHeld(
-            f"push {kind} {kyrios_id}", db.opt_s(old, "hold_owner") or "?", db.get_float(old, "hold_until")
-        ) from exc
-    item = answer.get("Attributes", {})
+    key = _forward_key(realm_id, kind, kyrios_id)
+    item = _holds.take(key, owner, duration_seconds, f"push {kind} {kyrios_id}")
     return _to_mapping(realm_id, kind, item) if "qbo_id" in item else None
 
 
@@ -348,14 +323,13 @@ def release_document(
     no item behind. ``mapped``: the caller knows the document is in QBO (one write instead of two).
     False if the hold was not ``owner``'s (any more)."""
     key = _forward_key(realm_id, kind, kyrios_id)
-    values = {":owner": db.s(owner)}
     if not mapped:
         try:
             db.client().delete_item(
                 TableName=db.table_name(),
                 Key=key,
-                ConditionExpression="hold_owner = :owner AND attribute_not_exists(qbo_id)",
-                ExpressionAttributeValues=values,
+                ConditionExpression=f"{_holds.HELD_BY_HOLDER} AND attribute_not_exists(qbo_id)",
+                ExpressionAttributeValues={":holder": db.s(owner)},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return True
@@ -364,19 +338,7 @@ def release_document(
                 raise
             if db.opt_s(db.old_item(exc) or {}, "hold_owner") != owner:
                 return False
-    try:  # in QBO: keep the mapping, drop the hold
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=key,
-            UpdateExpression="REMOVE hold_owner, hold_until",
-            ConditionExpression="hold_owner = :owner",
-            ExpressionAttributeValues=values,
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return _holds.let_go(key, owner)  # in QBO: keep the mapping, drop the hold
 
 
 # ---------------------------------------------------------------------------------------- email index

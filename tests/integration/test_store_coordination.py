@@ -10,6 +10,7 @@ import pytest
 
 from kyrios_qbo import store
 from kyrios_qbo.store import rate
+from tests.sliding_windows import max_in_window
 
 pytestmark = pytest.mark.usefixtures("local_aws")
 
@@ -223,7 +224,7 @@ def test_rate_budget_never_grants_more_than_qbo_allows_under_concurrency(realm_i
 
     run_together(8, hammer)
     slots.sort()
-    assert _max_in_window(slots, 1.0) <= rate.PER_SECOND
+    assert max_in_window(slots, 1.0) <= rate.PER_SECOND
     assert len(slots) >= rate.BURST + rate.RATE * 1.0
 
 
@@ -263,12 +264,4 @@ def test_wait_for_a_slot_sleeps_until_it(realm_id):
     store.reserve_qbo_request(realm_id, max_wait=2)
     assert store.wait_for_qbo_request(realm_id, max_wait=0) is False
 
-
-def _max_in_window(times: list[float], window: float) -> int:
-    best, left = 0, 0
-    for right, moment in enumerate(times):
-        while moment - times[left] >= window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
 

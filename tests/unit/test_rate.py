@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kyrios_qbo.store import rate
+from tests.sliding_windows import max_in_window
 
 SPACING = rate.Spacing.scaled()
 
@@ -25,19 +26,11 @@ def _slots_at_full_speed(seconds: float, callers: int = 4) -> list[float]:
     return sorted(slots)
 
 
-def _max_in_window(times: list[float], window: float) -> int:
-    best, left = 0, 0
-    for right, moment in enumerate(times):
-        while moment - times[left] >= window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
-
 
 def test_slots_keep_every_sliding_window_within_qbo_limits() -> None:
     slots = _slots_at_full_speed(180.0)
-    assert _max_in_window(slots, 1.0) <= rate.PER_SECOND
-    assert _max_in_window(slots, 60.0) <= rate.PER_MINUTE
+    assert max_in_window(slots, 1.0) <= rate.PER_SECOND
+    assert max_in_window(slots, 60.0) <= rate.PER_MINUTE
     assert len(slots) >= 0.95 * rate.RATE * 180  # close to the 480/min the limits leave
 
 

@@ -106,31 +106,22 @@ def put_mapping(
 
     ``release``: the owner of the document's hold (:func:`hold_document`), let go in the same write.
     """
-    for _attempt in range(5):
+    for _attempt in range(6):
         wanted = IdMapping(realm_id, kind, kyrios_id, qbo_id, sync_token, applied_version, db.iso_now())
-        if not new:
-            current = _update_forward(wanted, first=False, release=release)
-            if current is None:
-                return wanted
-            if _held_by_another(current, release):
-                release = None  # ours expired and was taken: record the version, leave their hold alone
-                continue
-            if "qbo_id" in current:
-                _raise_if_stale(wanted, current)
-                if _moved(wanted, current, release):
-                    return wanted
-                continue  # changed in between: judge again
-        new = False  # a retry starts from the cheap case again
-        _claim_reverse(wanted)
-        current = _update_forward(wanted, first=True, release=release)
+        if new:
+            _claim_reverse(wanted)
+        current = _update_forward(wanted, first=new, release=release)
         if current is None:
             return wanted
         if _held_by_another(current, release):
-            release = None
-            continue
-        _raise_if_stale(wanted, current)
-        if _moved(wanted, current, release):
-            return wanted
+            release = None  # ours expired and was taken: record the version, leave their hold alone
+        elif "qbo_id" not in current:
+            new = True  # nothing mapped yet: claim the reverse item, then write the first mapping
+        else:
+            _raise_if_stale(wanted, current)
+            if _moved(wanted, current, release):
+                return wanted
+            new = False  # changed in between: judge again from the cheap case
     raise ConcurrentModification(f"mapping {kind} {kyrios_id} kept changing")
 
 

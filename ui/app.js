@@ -1,14 +1,14 @@
 // Settings → Integrations → QuickBooks: the reference component.
 //
 // Plain ES module, no dependencies, no build step. It talks only to the bundle's public API
-// (openapi.json): GET/DELETE /integrations/quickbooks, POST .../connect, PATCH .../settings,
+// (openapi.json): GET/DELETE /integrations/quickbooks, POST .../connect[/complete], PATCH .../settings,
 // POST/GET/DELETE .../imports[/{id}], GET .../sync-log, POST .../dead-letters/redrive.
 //
 //   import { mountQuickBooksSettings } from "./app.js";
 //   mountQuickBooksSettings(document.getElementById("qbo-settings"), {
 //     apiBase: "",                        // API origin; "" = same origin as the page
 //     getToken: () => kyriosSession.jwt,  // the Kyrios UI's JWT (the account comes from its claims)
-//     returnOutcome: { quickbooks: "connected" },  // what the OAuth callback put in the URL, if any
+//     returnOutcome: { quickbooks: "approved", ref: "…" },  // what the OAuth callback put in the URL, if any
 //   });
 //
 // Every text the page shows comes from the API's plain-language messages or from the strings below;
@@ -17,9 +17,23 @@
 const API = "/integrations/quickbooks";
 const IMPORT_JOB_KEY = "kyrios.quickbooks.importJob";
 
+// One sentence for every refusal code of the callback and of POST .../connect/complete (openapi.json).
 const CONNECT_ERRORS = {
   access_denied: "QuickBooks was not connected: access was not granted at Intuit.",
-  invalid_state: "The sign-in link expired or was already used. Press Connect to start again.",
+  invalid_state: "This sign-in was already used or is unknown. Press Connect to start again.",
+  state_expired: "The sign-in took too long and expired. Press Connect to start again.",
+  invalid_request: "Intuit's answer was incomplete. Press Connect to start again.",
+  intuit_error: "Intuit could not complete the sign-in. Press Connect to try again.",
+  wrong_account:
+    "This QuickBooks sign-in was started from another Kyrios account, so nothing was connected. " +
+    "To connect your company, press Connect here and approve at Intuit.",
+  wrong_user:
+    "This QuickBooks sign-in was started by another Kyrios user, so nothing was connected. " +
+    "Whoever connects QuickBooks presses Connect and approves at Intuit themselves.",
+  code_rejected: "Intuit did not accept the sign-in (it may have expired). Press Connect to start again.",
+  company_unavailable:
+    "QuickBooks did not let Kyrios read the company, so nothing was connected. Press Connect to try again.",
+  internal_error: "Kyrios could not finish connecting. Press Connect to try again.",
   realm_owned_by_another_account:
     "This QuickBooks company is already connected to another Kyrios account. Disconnect it there " +
     "first, or choose another company.",
@@ -160,6 +174,7 @@ class QuickBooksSettings {
       this.startImport(event.target);
     });
     this.setDefaultImportDates();
+    await this.completeConnect();
     await this.loadStatus({ first: true });
     if (this.status) {
       this.showReturnOutcome();
@@ -269,12 +284,28 @@ class QuickBooksSettings {
     if (outcome.quickbooks === "connected" && this.status.status === "connected") {
       this.announce(`QuickBooks is connected to ${this.status.company_name}.`);
     } else if (outcome.quickbooks === "error") {
-      this.announceError(CONNECT_ERRORS[outcome.reason] || CONNECT_ERROR_FALLBACK);
+      this.announceError(CONNECT_ERRORS[outcome.reason] || outcome.message || CONNECT_ERROR_FALLBACK);
     } else {
       return;
     }
     // Back from Intuit: put the keyboard where the outcome is.
     document.getElementById("qbo-connection-title").focus();
+  }
+
+  // Back from Intuit with ?quickbooks=approved&ref=…: this user completes the connection. Only the
+  // account and user who pressed Connect can; the server refuses anyone else with a reason code.
+  async completeConnect() {
+    const outcome = this.returnOutcome;
+    if (!outcome || outcome.quickbooks !== "approved") return;
+    try {
+      await this.api("POST", `${API}/connect/complete`, { ref: outcome.ref || "" });
+      this.returnOutcome = { quickbooks: "connected" };
+    } catch (error) {
+      const reason = error.code;
+      this.returnOutcome = CONNECT_ERRORS[reason]
+        ? { quickbooks: "error", reason }
+        : { quickbooks: "error", reason: "", message: error.message };
+    }
   }
 
   async connect(button) {

@@ -3,8 +3,9 @@
 // Kyrios replaces this file: it has its own session (getToken) and router. Locally the development
 // token arrives once as ?token=… (`python -m local.devtoken --account acct-demo`), is kept in
 // localStorage, and is removed from the address bar so that it is not bookmarked or shared.
-// The OAuth callback sends the browser back with ?quickbooks=connected or ?quickbooks=error&reason=…;
-// those are handed to the component once and removed from the address bar too.
+// The OAuth callback sends the browser back with ?quickbooks=approved&ref=… (the component completes
+// the connection with this user's token) or ?quickbooks=error&reason=…; those are handed to the
+// component once and removed from the address bar too (the ref is single-use: never bookmarked).
 
 import { mountQuickBooksSettings } from "./app.js";
 
@@ -14,9 +15,13 @@ function takeFromUrl() {
   const url = new URL(window.location.href);
   const token = url.searchParams.get("token");
   const outcome = url.searchParams.has("quickbooks")
-    ? { quickbooks: url.searchParams.get("quickbooks"), reason: url.searchParams.get("reason") }
+    ? {
+        quickbooks: url.searchParams.get("quickbooks"),
+        reason: url.searchParams.get("reason"),
+        ref: url.searchParams.get("ref"),
+      }
     : null;
-  for (const name of ["token", "quickbooks", "reason"]) url.searchParams.delete(name);
+  for (const name of ["token", "quickbooks", "reason", "ref"]) url.searchParams.delete(name);
   window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
   return { token, outcome };
 }

@@ -1,8 +1,9 @@
-"""Intuit's OAuth redirect target (public): finish the connect flow, send the browser back to Kyrios.
+"""Intuit's OAuth redirect target (public): keep Intuit's answer, send the browser back to Kyrios.
 
-Always answers 302 to ``UI_RETURN_URL`` with ``?quickbooks=connected`` or
+Always answers 302 to ``UI_RETURN_URL`` with ``?quickbooks=approved&ref=<ref>`` (the Kyrios page
+then completes the connection with its user's token: ``POST …/connect/complete``) or
 ``?quickbooks=error&reason=<code>`` — never a token, code or state, and never a 500 page for input
-Intuit or a browser can produce.
+Intuit or a browser can produce. It connects nothing by itself: see ``kyrios_qbo.connect_flow``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kyrios_qbo.config import get_settings
-from kyrios_qbo.connection import ConnectError, complete_connect
+from kyrios_qbo.connect_flow import ConnectError, return_from_intuit
 from kyrios_qbo.observability import logger, metrics, tracer
 
 
@@ -50,7 +51,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     params = event.get("queryStringParameters") if isinstance(event, dict) else None
     params = params if isinstance(params, dict) else {}
     try:
-        connected = complete_connect(
+        ref = return_from_intuit(
             state=_param(params, "state"),
             code=_param(params, "code"),
             realm_id=_param(params, "realmId"),
@@ -63,5 +64,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except Exception:
         logger.exception("quickbooks connect failed")
         return _redirect({"quickbooks": "error", "reason": "internal_error"})
-    logger.info("quickbooks connect completed", extra={"realm_id": connected.realm_id})
-    return _redirect({"quickbooks": "connected"})
+    logger.info("quickbooks consent returned")
+    return _redirect({"quickbooks": "approved", "ref": ref})

@@ -44,6 +44,19 @@ class KyriosUi:
         answer.raise_for_status()
         return str(answer.json()["authorize_url"])
 
+    def finish_connect(self, landing_url: str) -> dict[str, str]:
+        """What the settings page does on the page Intuit's redirect lands on: ``?quickbooks=approved&ref=…``
+        is completed with this user's token. The outcome as the page tells it: ``{"quickbooks": "connected"}``
+        or ``{"quickbooks": "error", "reason": …}``."""
+        returned = query_of(landing_url)
+        if returned.get("quickbooks") != "approved":
+            return returned
+        ref = returned.get("ref", "")
+        answer = self.call("POST", "/integrations/quickbooks/connect/complete", {"ref": ref})
+        if answer.status_code == 200:
+            return {"quickbooks": "connected"}
+        return {"quickbooks": "error", "reason": str(answer.json().get("error"))}
+
     def settings(self, **changes: bool) -> requests.Response:
         return self.call("PATCH", "/integrations/quickbooks/settings", changes)
 

@@ -21,7 +21,6 @@ from local.demo_steps.actors import (
     QboUser,
     new_event_id,
     now_iso,
-    query_of,
 )
 from local.demo_steps.report import Report, StepFailed, StepResult, wait_until
 from local.qbo_emulator import GB_REALM, US_REALM
@@ -143,13 +142,13 @@ class Story:
             started = time.monotonic()
             authorize_url = company.ui.connect()
             landing = company.user.approve(authorize_url)
+            outcome = company.ui.finish_connect(landing.url)
             seconds = time.monotonic() - started
-            outcome = query_of(landing.url).get("quickbooks")
             self.check(
                 result,
-                outcome == "connected",
-                f"{company.account_id}: Intuit consent for {company.name} → callback → Kyrios page says "
-                f"quickbooks={outcome} ({seconds:.2f} s, {len(landing.history)} redirects)",
+                outcome.get("quickbooks") == "connected",
+                f"{company.account_id}: Intuit consent for {company.name} → callback → Kyrios page completes "
+                f"as its user → {outcome} ({seconds:.2f} s, {len(landing.history)} redirects)",
             )
             status = company.ui.status()
             self.check(

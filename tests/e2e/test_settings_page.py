@@ -327,3 +327,31 @@ def test_cancelled_consent_and_missing_token_are_explained(
     expect(page.get_by_role("alert")).to_contain_text("Your session has ended.")
     expect(page.get_by_role("alert")).to_contain_text("?token=")
     expect(page.get_by_role("button", name="Try again")).to_be_visible()
+
+
+def test_a_consent_link_from_another_account_is_refused_on_the_page(
+    page: Page, stack: Any, shoot: Callable[..., Path]
+) -> None:
+    """Account M mails its Intuit sign-in link to B's admin; B approves and lands on B's own Kyrios page.
+    The page says why nothing was connected, and B's company stays free at Intuit and in Kyrios."""
+    attacker, victim = new_account(), new_account()
+    realm = new_company(stack, "Victim Bakery LLC")
+    link = requests.post(
+        f"{stack.api_url}/integrations/quickbooks/connect",
+        headers={"Authorization": f"Bearer {stack.dev_token(attacker)}"},
+        timeout=10,
+    ).json()["authorize_url"]
+    open_settings(page, stack, victim)  # B is signed in to Kyrios in this browser
+    page.goto(link)
+    page.get_by_label("Company", exact=True).select_option(realm)
+    page.get_by_role("button", name="Connect", exact=True).click()
+    page.wait_for_url(re.compile(re.escape(stack.api_url) + r"/ui/.*"))
+    announcer = page.locator("#qbo-announcer")
+    expect(announcer).to_contain_text("started from another Kyrios account, so nothing was connected")
+    expect(announcer).to_have_class(re.compile(r"\bnotice--error\b"))
+    assert "ref=" not in page.url
+    assert api_status(stack, victim)["status"] == "not_connected"
+    assert api_status(stack, attacker)["status"] == "not_connected"
+    grants = [g for g in stack.emulator.control.grants() if g["realm"] == realm and not g["revoked"]]
+    assert grants == []
+    shoot(page, "11-consent-from-another-account")

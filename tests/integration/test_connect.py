@@ -14,20 +14,22 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from kyrios_qbo import tokens
-from kyrios_qbo.store import connections as store
+from kyrios_qbo import connect_flow, store, tokens
 from kyrios_qbo.store import coordination
 from tests.integration.test_connect_support import (  # noqa: F401 - fixtures
     CLIENT_ID,
+    COMPLETE,
     REDIRECT_URI,
     UI_RETURN_URL,
     call_api,
     call_callback,
     company,
+    complete,
     connect,
     connect_env,
     consent,
     emulator,
+    finish,
     start_connect,
 )
 
@@ -71,11 +73,15 @@ def test_connect_round_trip(account_id: str, company: str, emulator: Any, bus_ev
     status, location, outcome = call_callback(params)
     assert status == 302
     assert location.startswith(UI_RETURN_URL + "?")
-    assert outcome == {"quickbooks": "connected"}
+    assert outcome["quickbooks"] == "approved" and len(outcome["ref"]) >= 43
     assert params["code"] not in location and params["state"] not in location
+    # The redirect alone connects nothing and creates no grant at Intuit.
+    assert call_api("GET", STATUS, account_id)[1]["status"] == "not_connected"
+    assert _live_grants(emulator, company) == []
 
-    code, body = call_api("GET", STATUS, account_id)
-    assert code == 200
+    code, body = complete(account_id, outcome["ref"])
+    assert code == 200, body
+    assert body == call_api("GET", STATUS, account_id)[1]
     assert body["status"] == "connected"
     assert body["realm_id"] == company
     assert body["company_name"] == f"Test Company {company[-4:]}"
@@ -127,11 +133,83 @@ def test_reconnecting_the_same_company_keeps_cutoff_cursor_and_settings(account_
     assert len(_live_grants(emulator, company)) == 2  # the new grant is stored, the old one still valid
 
 
-# ---------------------------------------------------------------------------------------- callback refusals
+# ---------------------------------------------------------------------------------------- refusals
 def _assert_not_connected(account_id: str) -> None:
     code, body = call_api("GET", STATUS, account_id)
     assert (code, body["status"]) == (200, "not_connected")
     assert _raw_item(account_id) is None
+
+
+def _approved_ref(params: dict[str, str]) -> str:
+    status, _, outcome = call_callback(params)
+    assert (status, outcome["quickbooks"]) == (302, "approved"), outcome
+    return outcome["ref"]
+
+
+def test_a_consent_link_sent_to_another_business_connects_nothing(account_id: str, company: str,
+                                                                  emulator: Any) -> None:
+    """The attack: M sends its consent link to B's admin, who approves B's company and lands, signed in
+    to B's own Kyrios account, on the Kyrios page. B's company must not end up connected to M."""
+    business_b = f"acct-b-{secrets.token_hex(6)}"
+    realm_b = company
+    link_of_m = start_connect(account_id)
+    ref = _approved_ref(consent(link_of_m, realm_b))  # B approves at Intuit
+
+    code, body = complete(business_b, ref, claims={"sub": "admin-of-b"})  # B's browser completes
+    assert (code, body["error"]) == (403, "wrong_account")
+    assert "another Kyrios account" in body["message"]
+    # M knows its state but never sees the ref: its own completions get nothing either.
+    state_of_m = parse_qs(urlsplit(link_of_m).query)["state"][0]
+    assert complete(account_id, ref)[1]["error"] == "invalid_state"  # used up by B's refused attempt
+    assert complete(account_id, state_of_m)[1]["error"] == "invalid_state"
+    _assert_not_connected(account_id)
+    _assert_not_connected(business_b)
+    assert store.get_account_for_realm(realm_b) is None
+    assert _live_grants(emulator, realm_b) == []  # the code was never exchanged
+
+
+def test_a_code_from_someone_elses_flow_landing_in_my_browser_is_refused(account_id: str, company: str,
+                                                                        emulator: Any) -> None:
+    """Login CSRF: the attacker approves its own company with its own state and makes the victim's browser
+    follow the redirect: the victim's page must not connect the attacker's company to the victim."""
+    attacker = f"acct-attacker-{secrets.token_hex(6)}"
+    params = consent(start_connect(attacker, claims={"sub": "attacker"}), company)
+    _, _, outcome = finish(params, account_id)  # followed by the victim's browser, the victim's token
+    assert outcome == {"quickbooks": "error", "reason": "wrong_account"}
+    _assert_not_connected(account_id)
+    _assert_not_connected(attacker)
+    assert _live_grants(emulator, company) == []
+
+
+def test_a_colleague_cannot_complete_a_sign_in_started_by_another_user(account_id: str, company: str,
+                                                                       emulator: Any) -> None:
+    params = consent(start_connect(account_id, claims={"sub": "user-who-started"}), company)
+    _, _, outcome = finish(params, account_id, claims={"sub": "another-user-same-account"})
+    assert outcome == {"quickbooks": "error", "reason": "wrong_user"}
+    _assert_not_connected(account_id)
+    assert _live_grants(emulator, company) == []
+
+
+def test_replayed_state_is_refused_and_changes_nothing(account_id: str, company: str) -> None:
+    params = consent(start_connect(account_id), company)
+    assert finish(params, account_id)[2] == {"quickbooks": "connected"}
+    before = store.get_connection(account_id)
+
+    assert call_callback(params)[2] == {"quickbooks": "error", "reason": "invalid_state"}
+    assert store.get_connection(account_id) == before
+
+
+def test_replayed_completion_is_refused_and_changes_nothing(account_id: str, company: str,
+                                                            emulator: Any) -> None:
+    ref = _approved_ref(consent(start_connect(account_id), company))
+    assert complete(account_id, ref)[0] == 200
+    before = store.get_connection(account_id)
+    grants = _live_grants(emulator, company)
+
+    code, body = complete(account_id, ref)
+    assert (code, body["error"]) == (400, "invalid_state")
+    assert store.get_connection(account_id) == before
+    assert _live_grants(emulator, company) == grants
 
 
 def test_missing_state_is_refused_without_touching_anything(account_id: str, company: str) -> None:
@@ -155,22 +233,41 @@ def test_no_parameters_at_all(account_id: str) -> None:
 
 def test_expired_state_is_refused(account_id: str, company: str, emulator: Any) -> None:
     state = secrets.token_urlsafe(32)
-    store.put_oauth_state(state, account_id, ttl_seconds=0.2)
+    store.put_oauth_state(state, store.StartedFlow(account_id, "user-7d1c"), ttl_seconds=0.2)
     time.sleep(0.3)
     code = emulator.control.authorization_code(company, redirect_uri=REDIRECT_URI)
     status, _, outcome = call_callback({"code": code, "state": state, "realmId": company})
-    assert (status, outcome) == (302, {"quickbooks": "error", "reason": "invalid_state"})
+    assert (status, outcome) == (302, {"quickbooks": "error", "reason": "state_expired"})
     _assert_not_connected(account_id)
 
 
-def test_replayed_state_is_refused_and_changes_nothing(account_id: str, company: str) -> None:
-    params = consent(start_connect(account_id), company)
-    assert call_callback(params)[2] == {"quickbooks": "connected"}
-    before = store.get_connection(account_id)
+def test_completion_after_the_reference_expired_is_refused(account_id: str, company: str, emulator: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connect_flow, "RETURN_TTL_SECONDS", 0.2)
+    ref = _approved_ref(consent(start_connect(account_id), company))
+    time.sleep(0.3)
+    code, body = complete(account_id, ref)
+    assert (code, body["error"]) == (400, "state_expired")
+    _assert_not_connected(account_id)
+    assert _live_grants(emulator, company) == []
 
-    assert call_callback(params)[2] == {"quickbooks": "error", "reason": "invalid_state"}
-    after = store.get_connection(account_id)
-    assert after == before
+
+def test_the_code_is_stored_only_encrypted(account_id: str, company: str) -> None:
+    params = consent(start_connect(account_id), company)
+    call_callback(params)
+    from kyrios_qbo.config import get_settings
+
+    items = boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"]
+    assert params["code"] not in str(items) and params["code"].encode() not in repr(items).encode()
+
+
+def test_completion_requires_a_token_and_a_reference(account_id: str, company: str) -> None:
+    ref = _approved_ref(consent(start_connect(account_id), company))
+    assert complete(None, ref)[0] == 401
+    for raw in ('{"ref": ""}', "{}", '{"ref": "x", "account_id": "a"}', '{"ref": 5}'):
+        code, body = call_api("POST", COMPLETE, account_id, raw_body=raw)
+        assert code == 400 and body["error"] in ("invalid_request", "unknown_field"), (raw, body)
+    assert complete(account_id, ref)[0] == 200  # none of the refusals above used the ref up
 
 
 def test_access_denied(account_id: str, company: str, emulator: Any) -> None:
@@ -182,10 +279,44 @@ def test_access_denied(account_id: str, company: str, emulator: Any) -> None:
     assert _live_grants(emulator, company) == []
 
 
+def test_other_intuit_errors(account_id: str, company: str) -> None:
+    params = consent(start_connect(account_id), company, decision="deny")
+    params["error"] = "server_error"
+    assert call_callback(params)[2] == {"quickbooks": "error", "reason": "intuit_error"}
+
+
 def test_code_intuit_rejects(account_id: str, company: str, emulator: Any) -> None:
     params = consent(start_connect(account_id), company)
     params["code"] = params["code"][:-4] + "zzzz"
-    assert call_callback(params)[2] == {"quickbooks": "error", "reason": "code_rejected"}
+    assert finish(params, account_id)[:3:2] == (422, {"quickbooks": "error", "reason": "code_rejected"})
+    _assert_not_connected(account_id)
+    assert _live_grants(emulator, company) == []
+
+
+def test_code_issued_for_another_redirect_uri_is_rejected(account_id: str, company: str,
+                                                          emulator: Any) -> None:
+    other_uri = "https://staging.kyrios.test/integrations/quickbooks/callback"
+    emulator.control.register_app(CLIENT_ID, redirect_uris=[REDIRECT_URI, other_uri])
+    try:
+        state = parse_qs(urlsplit(start_connect(account_id)).query)["state"][0]
+        code = emulator.control.authorization_code(company, redirect_uri=other_uri)
+        outcome = finish({"code": code, "state": state, "realmId": company}, account_id)[2]
+    finally:
+        emulator.control.register_app(CLIENT_ID, redirect_uris=[REDIRECT_URI])
+    assert outcome == {"quickbooks": "error", "reason": "code_rejected"}
+    _assert_not_connected(account_id)
+    assert _live_grants(emulator, company) == []
+
+
+def test_company_unreadable_after_the_exchange_revokes_the_grant(account_id: str, company: str,
+                                                                 emulator: Any) -> None:
+    params = consent(start_connect(account_id), company)
+    emulator.control.inject_fault("500", count=50, method="GET", path="/companyinfo/")
+    try:
+        outcome = finish(params, account_id)[2]
+    finally:
+        emulator.control.clear_faults()
+    assert outcome == {"quickbooks": "error", "reason": "company_unavailable"}
     _assert_not_connected(account_id)
     assert _live_grants(emulator, company) == []
 
@@ -205,15 +336,22 @@ def test_realm_owned_by_another_account_is_refused(account_id: str, company: str
 
 def test_realm_claimed_between_check_and_store_revokes_new_tokens(account_id: str, company: str,
                                                                   emulator: Any) -> None:
-    """The race: another account connects the company while this callback exchanges its code."""
-    params = consent(start_connect(account_id), company)
+    """The race: another account connects the company while this completion exchanges its code."""
+    ref = _approved_ref(consent(start_connect(account_id), company))
     other = f"acct-racer-{secrets.token_hex(6)}"
     racer_tokens = emulator.control.issue_tokens(company)
-    store.connect(other, company, store.CompanyInfo(company_name="x"),
-                  store.EncryptedTokens(b"a", b"r", time.time() + 3600, time.time() + 86400))
-    live_before = {g["id"] for g in _live_grants(emulator, company)}
+    real_check = connect_flow._refuse_conflicts_early
 
-    assert call_callback(params)[2] == {"quickbooks": "error", "reason": "realm_owned_by_another_account"}
+    def racer_connects_first(account: str, realm: str) -> None:
+        real_check(account, realm)
+        store.connect(other, company, store.CompanyInfo(company_name="x"),
+                      store.EncryptedTokens(b"a", b"r", time.time() + 3600, time.time() + 86400))
+
+    live_before = {g["id"] for g in _live_grants(emulator, company)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(connect_flow, "_refuse_conflicts_early", racer_connects_first)
+        code, body = complete(account_id, ref)
+    assert (code, body["error"]) == (409, "realm_owned_by_another_account")
     assert {g["id"] for g in _live_grants(emulator, company)} == live_before  # ours was revoked
     assert racer_tokens["realmId"] == company
     _assert_not_connected(account_id)

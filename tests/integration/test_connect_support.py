@@ -134,16 +134,42 @@ def consent(authorize_url: str, realm_id: str, decision: str = "approve") -> dic
     return dict(parse_qsl(urlsplit(location).query))
 
 
-def start_connect(account_id: str) -> str:
-    status, body = call_api("POST", "/integrations/quickbooks/connect", account_id)
+def start_connect(account_id: str, *, claims: dict[str, Any] | None = None) -> str:
+    status, body = call_api("POST", "/integrations/quickbooks/connect", account_id, claims=claims)
     assert status == 200, body
     return str(body["authorize_url"])
 
 
+COMPLETE = "/integrations/quickbooks/connect/complete"
+
+
+def complete(account_id: str | None, ref: str, *, claims: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """What the Kyrios page does when it loads with ``?quickbooks=approved&ref=…``."""
+    return call_api("POST", COMPLETE, account_id, body={"ref": ref}, claims=claims)
+
+
+def finish(params: dict[str, str], account_id: str, *,
+           claims: dict[str, Any] | None = None) -> tuple[int, str, dict[str, str]]:
+    """Intuit's redirect reaches the callback, then the Kyrios page of ``account_id`` completes.
+
+    The outcome reads as the page would say it: ``{"quickbooks": "connected"}`` or
+    ``{"quickbooks": "error", "reason": <code>}`` (from the callback's redirect or the completion).
+    """
+    status, location, outcome = call_callback(params)
+    if outcome.get("quickbooks") != "approved":
+        return status, location, outcome
+    assert set(outcome) == {"quickbooks", "ref"}, outcome
+    code, body = complete(account_id, outcome["ref"], claims=claims)
+    if code == 200:
+        assert body["status"] == "connected", body
+        return code, location, {"quickbooks": "connected"}
+    return code, location, {"quickbooks": "error", "reason": body["error"]}
+
+
 def connect(account_id: str, realm_id: str) -> tuple[int, str, dict[str, str]]:
-    """The whole browser round trip: connect → Intuit consent (approve) → callback."""
+    """The whole browser round trip: connect → Intuit consent (approve) → callback → completion."""
     params = consent(start_connect(account_id), realm_id)
-    return call_callback(params)
+    return finish(params, account_id)
 
 
 def environment_secret_values() -> list[str]:

@@ -218,12 +218,16 @@ def test_update_settings_validates_and_requires_live_connection(account_id, real
     assert settings == {**store.DEFAULT_SETTINGS, "send_review_requests": False}
 
 
-# ---------------------------------------------------------------------------------------- OAuth state
+# ---------------------------------------------------------------------------------------- OAuth flow
+def _flow(account_id, user_id="user-1"):
+    return store.StartedFlow(account_id, user_id)
+
+
 def test_oauth_state_is_consumed_exactly_once(account_id):
     state = uuid.uuid4().hex
-    store.put_oauth_state(state, account_id, ttl_seconds=60)
+    store.put_oauth_state(state, _flow(account_id), ttl_seconds=60)
 
-    assert store.consume_oauth_state(state) == account_id
+    assert store.consume_oauth_state(state) == _flow(account_id)
     with pytest.raises(store.OAuthStateInvalid) as caught:
         store.consume_oauth_state(state)
     assert "already used" in caught.value.reason
@@ -235,23 +239,30 @@ def test_oauth_state_unknown_malformed_and_expired(account_id):
     with pytest.raises(store.OAuthStateInvalid):
         store.consume_oauth_state("")
     state = uuid.uuid4().hex
-    store.put_oauth_state(state, account_id, ttl_seconds=0.2)
+    store.put_oauth_state(state, _flow(account_id), ttl_seconds=0.2)
     time.sleep(0.3)
     with pytest.raises(store.OAuthStateInvalid) as caught:
         store.consume_oauth_state(state)
     assert caught.value.reason == "expired"
 
 
-def test_oauth_state_replayed_concurrently_is_accepted_once(account_id):
-    state = uuid.uuid4().hex
-    store.put_oauth_state(state, account_id)
-    results: list[str] = []
+@pytest.mark.parametrize("kind", ["state", "returned"])
+def test_oauth_flow_items_replayed_concurrently_are_accepted_once(account_id, kind):
+    value = uuid.uuid4().hex
+    if kind == "state":
+        store.put_oauth_state(value, _flow(account_id))
+        use_up = store.consume_oauth_state
+    else:
+        returned = store.ReturnedAuthorization(account_id, "user-1", "4620816365", b"ciphertext")
+        store.put_returned_authorization(value, returned, ttl_seconds=60)
+        use_up = store.consume_returned_authorization
+    results: list[object] = []
     barrier = threading.Barrier(6)
 
     def use() -> None:
         barrier.wait()
         try:
-            results.append(store.consume_oauth_state(state))
+            results.append(use_up(value))
         except store.OAuthStateInvalid:
             results.append("invalid")
 
@@ -260,16 +271,33 @@ def test_oauth_state_replayed_concurrently_is_accepted_once(account_id):
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [account_id] + ["invalid"] * 5
+    assert results.count("invalid") == 5
+    winner = next(r for r in results if r != "invalid")
+    assert winner == (_flow(account_id) if kind == "state" else returned)
+
+
+def test_returned_authorization_round_trip_and_expiry(account_id):
+    ref = uuid.uuid4().hex
+    returned = store.ReturnedAuthorization(account_id, "user-1", "4620816365", b"\x00code")
+    store.put_returned_authorization(ref, returned, ttl_seconds=60)
+    got = store.consume_returned_authorization(ref)
+    assert got == returned
+    assert "code" not in repr(got)  # the ciphertext never reaches a log either
+    later = uuid.uuid4().hex
+    store.put_returned_authorization(later, returned, ttl_seconds=0.2)
+    time.sleep(0.3)
+    with pytest.raises(store.OAuthStateInvalid) as caught:
+        store.consume_returned_authorization(later)
+    assert caught.value.reason == "expired"
 
 
 def test_duplicate_oauth_state_is_refused(account_id):
     state = uuid.uuid4().hex
-    store.put_oauth_state(state, account_id)
+    store.put_oauth_state(state, _flow(account_id))
     with pytest.raises(Exception) as caught:
-        store.put_oauth_state(state, f"other-{account_id}")
+        store.put_oauth_state(state, _flow(f"other-{account_id}"))
     assert "ConditionalCheckFailed" in str(caught.value)
-    assert store.consume_oauth_state(state) == account_id
+    assert store.consume_oauth_state(state) == _flow(account_id)
 
 
 def test_invalid_keys_are_typed_errors():

@@ -24,6 +24,7 @@ from tests.integration.test_connect_support import (  # noqa: F401 - fixtures
     call_api,
     call_callback,
     company,
+    complete,
     connect,
     connect_env,
     consent,
@@ -236,11 +237,14 @@ def test_no_token_code_state_or_secret_in_any_log(account_id: str, company: str,
     # connect (state and code pass through the API, the browser and the callback)
     params = consent(start_connect(account_id), company)
     secret_values |= {params["code"], params["state"]}
-    assert call_callback(params)[2] == {"quickbooks": "connected"}
+    _, _, returned = call_callback(params)
+    secret_values.add(returned["ref"])
+    assert complete(account_id, returned["ref"])[0] == 200
     _, access, refresh = _plain_tokens(account_id)
     secret_values |= {access, refresh}
-    # a replay and a bad code log refusals
+    # replays log refusals
     assert call_callback(params)[2]["reason"] == "invalid_state"
+    assert complete(account_id, returned["ref"])[1]["error"] == "invalid_state"
     # refresh (proactive) and a 401-triggered refresh
     _expire_stored_access_token(account_id)
     open_client(account_id).company_info()

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.demo_steps.actors import KyriosUi, QboUser, query_of
+from local.demo_steps.actors import KyriosUi, QboUser
 from local.demo_steps.report import wait_until
 from local.qbo_emulator import DEFAULT_CLIENT_SECRET, DEFAULT_VERIFIER_TOKEN
 from local.runner import LocalStack
@@ -295,7 +295,7 @@ def connect_company(stack: LocalStack, country: str = "GB", label: str = "rel") 
     ui = KyriosUi(stack.api_url, stack.dev_token(account))
     user = QboUser(control, realm)
     landing = user.approve(ui.connect())
-    outcome = query_of(landing.url)
+    outcome = ui.finish_connect(landing.url)
     assert outcome.get("quickbooks") == "connected", f"connect {account} → {realm}: {outcome}"
     return Company(account, realm, name, ui, user)
 

@@ -8,7 +8,6 @@ import json
 import time
 from typing import Any
 
-from local.demo_steps.actors import query_of
 from local.runner import LocalStack
 from tests.integration.pusher.conftest import invoice_event
 from tests.reliability.harness import (
@@ -146,4 +145,4 @@ def connect_company_attempt(company: Company, realm_id: str) -> dict[str, str]:
     user = QboUser(company.user.control, realm_id)
     answer = company.ui.call("POST", "/integrations/quickbooks/connect")
     landing = user.approve(answer.json()["authorize_url"])
-    return query_of(landing.url)
+    return company.ui.finish_connect(landing.url)

@@ -6,6 +6,7 @@ current_account_id``): the package is ``routes`` on Lambda and ``functions.api.r
 
 - :func:`current_account_id`: the caller's Kyrios account, from the JWT authorizer's claims only
   (claim name from ``ACCOUNT_ID_CLAIM``, default ``kyrios:account_id``) — never from body or path.
+- :func:`current_user_id`: the caller's Kyrios user (the token's ``sub``), for what is bound to a person.
 - :class:`ApiProblem`: raise it to answer ``{"error", "message", "field"?}`` with a 4xx status.
 - :data:`ERROR_RESPONSES`: OpenAPI descriptions of those answers for route decorators.
 """
@@ -51,6 +52,16 @@ def current_account_id(event: BaseProxyEvent) -> str:
     if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
         raise ApiProblem(401, "unauthorized", "The request carries no Kyrios account.")
     return value
+
+
+def current_user_id(event: BaseProxyEvent) -> str:
+    """The Kyrios user from the verified JWT's ``sub`` claim ("" when the token carries none)."""
+    try:
+        claims: Any = event.raw_event["requestContext"]["authorizer"]["jwt"]["claims"]
+    except (AttributeError, KeyError, TypeError):
+        return ""
+    value = claims.get("sub") if isinstance(claims, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= 256 else ""
 
 
 def success_response(description: str, model: Any = None, status: int = 200) -> dict[int, OpenAPIResponse]:

@@ -7,8 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from kyrios_qbo import connection
+from kyrios_qbo import connect_flow, connection
 from kyrios_qbo.models.api import (
+    CompleteConnectRequest,
     ConnectionStatus,
     ConnectResponse,
     DisconnectResponse,
@@ -21,6 +22,8 @@ from . import (
     JSON_BODY_RESPONSE,
     ApiProblem,
     current_account_id,
+    current_user_id,
+    error_response,
     success_response,
 )
 
@@ -32,7 +35,9 @@ TAGS = ["Connection"]
     "/integrations/quickbooks/connect",
     summary="Start connecting QuickBooks",
     description="Returns the Intuit sign-in URL. Its single-use state is bound to the caller's account "
-    "and expires after 10 minutes; Intuit then redirects the browser to the public callback.",
+    "and user and expires after 10 minutes; Intuit then redirects the browser to the public callback, "
+    "which sends it back to the Kyrios page with `?quickbooks=approved&ref=…` (or "
+    "`?quickbooks=error&reason=…`). The page completes with `POST …/connect/complete`.",
     responses={
         **success_response("The Intuit sign-in URL to send the browser to.", ConnectResponse),
         **ERROR_RESPONSES,
@@ -40,8 +45,42 @@ TAGS = ["Connection"]
     tags=TAGS,
 )
 def start_connect() -> ConnectResponse:
-    account_id = current_account_id(router.current_event)
-    return ConnectResponse(authorize_url=connection.start_connect(account_id))
+    event = router.current_event
+    url = connect_flow.start_connect(current_account_id(event), current_user_id(event))
+    return ConnectResponse(authorize_url=url)
+
+
+@router.post(
+    "/integrations/quickbooks/connect/complete",
+    summary="Complete connecting QuickBooks",
+    description="Called by the Kyrios page when Intuit's redirect brought it `?quickbooks=approved&ref=…`. "
+    "Only the account and user who started the sign-in can complete it; the ref is single-use and lives "
+    "5 minutes. Intuit's authorization code is exchanged only here, so a refused completion leaves no "
+    "grant at Intuit. Refusal codes: `invalid_state`, `state_expired`, `wrong_account`, `wrong_user`, "
+    "`code_rejected`, `company_unavailable`, `realm_owned_by_another_account`, "
+    "`already_connected_to_another_company`, `intuit_unavailable`.",
+    responses={
+        **success_response("Connected: the integration's status.", ConnectionStatus),
+        **ERROR_RESPONSES,
+        403: error_response("The sign-in was started by another account (`wrong_account`) or user "
+                            "(`wrong_user`); nothing was connected."),
+        409: error_response("The company belongs to another account, or this account is connected to "
+                            "another company."),
+        422: error_response("Intuit refused the code (`code_rejected`) or the company could not be read "
+                            "(`company_unavailable`); nothing was connected."),
+        503: error_response("Intuit did not answer (`intuit_unavailable`); start again in a moment."),
+        **JSON_BODY_RESPONSE,
+    },
+    tags=TAGS,
+)
+def complete_connect(body: Annotated[CompleteConnectRequest, Body()]) -> ConnectionStatus:
+    event = router.current_event
+    account_id = current_account_id(event)
+    try:
+        connect_flow.complete_connect(ref=body.ref, account_id=account_id, user_id=current_user_id(event))
+    except connect_flow.ConnectError as exc:
+        raise ApiProblem(exc.status, exc.code, exc.message) from None
+    return connection.status(account_id)
 
 
 @router.get(

@@ -61,7 +61,7 @@ MAX_WAIT_SECONDS = 25.0
 DEADLINE_MARGIN_SECONDS = 1.0
 POLL_SECONDS = 0.1
 
-TokenKind = Literal["access", "refresh"]
+TokenKind = Literal["access", "refresh", "code"]
 Deadline = float | Callable[[], int] | None
 """Epoch seconds, or Lambda's ``context.get_remaining_time_in_millis`` (as in ``qbo_client``)."""
 
@@ -151,6 +151,17 @@ def encrypt_tokens(account_id: str, realm_id: str, tokens: IssuedTokens) -> stor
         access_expires_at=tokens.access_expires_at,
         refresh_expires_at=refresh_expires_at,
     )
+
+
+def encrypt_code(account_id: str, realm_id: str, code: str) -> bytes:
+    """An authorization code as it waits in the table between Intuit's redirect and the completion."""
+    return _encrypt(account_id, realm_id, "code", code)
+
+
+def decrypt_code(account_id: str, realm_id: str, blob: bytes) -> str:
+    """The code back (single use: never cached)."""
+    answer = _kms().decrypt(CiphertextBlob=blob, EncryptionContext=_context(account_id, realm_id, "code"))
+    return bytes(answer["Plaintext"]).decode()
 
 
 def remember_saved(account_id: str, realm_id: str, version: int, encrypted: store.EncryptedTokens,

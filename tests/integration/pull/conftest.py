@@ -49,16 +49,17 @@ def ctl(qbo: EmulatorServer) -> Any:
 @pytest.fixture
 def connect_company(ctl: Any) -> Callable[..., Company]:
     """Create a company in the emulator and connect it through the connect engineer's code path."""
-    from kyrios_qbo import connection
+    from kyrios_qbo import connect_flow
     from kyrios_qbo.config import get_settings
 
     def _connect(account_id: str, realm_id: str, country: str = "US") -> Company:
         if realm_id not in {c["realm_id"] for c in ctl.companies()}:
             ctl.add_company(realm_id, f"Company {realm_id[-4:]}", country)
-        url = connection.start_connect(account_id)
+        url = connect_flow.start_connect(account_id, user_id="owner")
         state = parse_qs(urlparse(url).query)["state"][0]
         code = ctl.authorization_code(realm_id, redirect_uri=get_settings().oauth_redirect_uri)
-        connection.complete_connect(state=state, code=code, realm_id=realm_id, error=None)
+        ref = connect_flow.return_from_intuit(state=state, code=code, realm_id=realm_id, error=None)
+        connect_flow.complete_connect(ref=ref, account_id=account_id, user_id="owner")
         item_id = next(i["Id"] for i in ctl.entities(realm_id, "Item") if i["Name"] == "Services")
         return Company(account_id, realm_id, item_id)
 

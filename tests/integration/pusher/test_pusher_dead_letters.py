@@ -98,12 +98,12 @@ def test_needs_reconnect_parks_then_reconnect_and_redrive_push_exactly_once(
     other = invoice_event("acct-someone-else", currency="GBP", lines=_lines())
     sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=json.dumps(other))
 
-    # The user reconnects through the UI: api connect → Intuit consent → oauth callback.
+    # The user reconnects through the UI: api connect → Intuit consent → oauth callback → completion.
     monkeypatch.setenv("OAUTH_REDIRECT_URI", connect_support.REDIRECT_URI)
     monkeypatch.setenv("UI_RETURN_URL", connect_support.UI_RETURN_URL)
     reset_bundle_caches()
     status, location, outcome = connect_support.connect(account.account_id, account.realm_id)
-    assert status == 302 and location.startswith(connect_support.UI_RETURN_URL), (location, outcome)
+    assert outcome == {"quickbooks": "connected"} and location.startswith(connect_support.UI_RETURN_URL)
     connection = store.get_connection(account.account_id)
     assert connection is not None and connection.status == "connected"
 

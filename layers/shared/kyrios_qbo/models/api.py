@@ -57,6 +57,18 @@ class ConnectResponse(BaseModel):
     authorize_url: str = Field(description="Send the browser here to log in at Intuit and approve.")
 
 
+class CompleteConnectRequest(BaseModel):
+    """``POST /integrations/quickbooks/connect/complete``: the ``ref`` Intuit's redirect brought back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ref: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The `ref` parameter of the Kyrios page's address after `?quickbooks=approved`.",
+    )
+
+
 class ConnectionStatus(BaseModel):
     """``GET /integrations/quickbooks``."""
 

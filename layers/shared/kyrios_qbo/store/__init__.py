@@ -30,7 +30,9 @@ pk                             sk                               what
                                                                 published (``pulled_customers``)
 ``REALM#<realm>``              ``REVIEW#<qbo customer id>``     the contact's one review opportunity
                                                                 (``reviews``)
-``OAUTH_STATE#<state>``        ``STATE``                        OAuth state → account (TTL)
+``OAUTH_STATE#<state>``        ``STATE``                        Connect flow started: account, user
+``OAUTH_RETURN#<ref>``         ``RETURN``                       Intuit's answer for it: realm, code
+                                                                (KMS ciphertext) (``oauth_flows``)
 =============================  ===============================  ==========================================
 
 GSI ``gsi1`` (``gsi1pk``/``gsi1sk``, sparse, projects ``account_id`` and ``realm_id``): ``CONNECTED``
@@ -50,13 +52,11 @@ from kyrios_qbo.store.connections import (
     EncryptedTokens,
     InvalidSetting,
     connect,
-    consume_oauth_state,
     disconnect,
     get_account_for_realm,
     get_connection,
     list_connected_accounts,
     mark_needs_reconnect,
-    put_oauth_state,
     save_tokens,
     update_settings,
 )
@@ -128,6 +128,14 @@ from kyrios_qbo.store.mappings import (
     release_document,
     update_sync_token,
 )
+from kyrios_qbo.store.oauth_flows import (
+    ReturnedAuthorization,
+    StartedFlow,
+    consume_oauth_state,
+    consume_returned_authorization,
+    put_oauth_state,
+    put_returned_authorization,
+)
 from kyrios_qbo.store.rate import reserve_qbo_request, wait_for_qbo_request
 from kyrios_qbo.store.synclog import SyncLogEntry, append_sync_log, list_sync_log
 
@@ -162,7 +170,9 @@ __all__ = [
     "OAuthStateInvalid",
     "Page",
     "RealmOwnedByAnotherAccount",
+    "ReturnedAuthorization",
     "StaleVersion",
+    "StartedFlow",
     "StoreBusy",
     "StoreError",
     "SyncLogEntry",
@@ -174,6 +184,7 @@ __all__ = [
     "claim",
     "connect",
     "consume_oauth_state",
+    "consume_returned_authorization",
     "create_import",
     "cursor_moved_at",
     "disconnect",
@@ -203,6 +214,7 @@ __all__ = [
     "put_mapping",
     "put_mapping_if_absent",
     "put_oauth_state",
+    "put_returned_authorization",
     "release_claim",
     "release_cursor",
     "release_document",

@@ -1,4 +1,4 @@
-"""Connections (account ↔ QuickBooks company), realm ownership, tokens and OAuth state."""
+"""Connections (account ↔ QuickBooks company), realm ownership and tokens."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from kyrios_qbo.store.errors import (
     AlreadyConnectedToAnotherCompany,
     ConcurrentModification,
     NotConnected,
-    OAuthStateInvalid,
     RealmOwnedByAnotherAccount,
     TokenVersionConflict,
 )
@@ -411,53 +410,3 @@ def update_settings(account_id: str, changes: Mapping[str, Any]) -> Connection:
         if updated is not None:
             return updated
     raise ConcurrentModification(f"settings of {account_id} kept changing")
-
-
-# ---------------------------------------------------------------------------------------- OAuth state
-def _state_key(state: str) -> db.Item:
-    return db.key(f"OAUTH_STATE#{db.key_part(state, 'OAuth state')}", "STATE")
-
-
-def put_oauth_state(state: str, account_id: str, ttl_seconds: float = 600) -> None:
-    """Remember a fresh OAuth ``state`` for the account until it expires."""
-    if ttl_seconds <= 0:
-        raise ValueError("ttl_seconds must be positive")
-    expires_at = db.now() + ttl_seconds
-    db.client().put_item(
-        TableName=db.table_name(),
-        Item={
-            **_state_key(state),
-            "account_id": db.s(db.key_part(account_id, "account id")),
-            "state_expires_at": db.n(expires_at),
-            "expires_at": db.n(int(expires_at) + 1),  # TTL housekeeping only; it runs late
-        },
-        # A colliding random state would bind the consent to the wrong account: refuse it.
-        ConditionExpression="attribute_not_exists(pk)",
-    )
-
-
-def consume_oauth_state(state: str) -> str:
-    """Use the state exactly once; returns the account it was issued for.
-
-    Raises :class:`OAuthStateInvalid` for unknown, expired (DynamoDB TTL deletes late, so expiry is
-    checked here) and already used states.
-    """
-    try:
-        key = _state_key(state)
-    except ValueError as exc:
-        raise OAuthStateInvalid("malformed") from exc
-    try:
-        answer = db.client().delete_item(
-            TableName=db.table_name(),
-            Key=key,
-            ConditionExpression="attribute_exists(pk)",
-            ReturnValues="ALL_OLD",
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            raise OAuthStateInvalid("unknown or already used") from exc
-        raise
-    old = answer["Attributes"]
-    if db.get_float(old, "state_expires_at") < db.now():
-        raise OAuthStateInvalid("expired")
-    return db.get_s(old, "account_id")

@@ -26,8 +26,6 @@ import pytest
 pytest_plugins = ["tests.reliability.report"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-QBO_SAMPLES = REPO_ROOT.parent / "shared" / "qbo-samples"
-"""Real QBO payloads, read in place (never copied into the repo)."""
 
 # Set before anything imports boto3 or Powertools: no test may reach the internet or real AWS.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -14,15 +14,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from local.qbo_emulator import GB_REALM, US_REALM, EmulatorControl, EmulatorServer
+from tests.fixtures import QBO_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "qbo-samples"
 SANDBOX_VARS = (
     "QBO_SANDBOX_CLIENT_ID",
     "QBO_SANDBOX_CLIENT_SECRET",
@@ -33,7 +32,7 @@ SANDBOX_API = "https://sandbox-quickbooks.api.intuit.com/v3/company/"
 
 
 def sample(name: str) -> Any:
-    text = (SAMPLES / name).read_text(encoding="utf-8")
+    text = (QBO_SAMPLES / name).read_text(encoding="utf-8")
     return json.loads(text) if name.endswith(".json") else text
 
 

@@ -1,4 +1,4 @@
-"""The emulator's answers hold the shape of the real payloads in ../shared/qbo-samples."""
+"""The emulator's answers hold the shape of the real payloads in tests/fixtures/qbo."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import pytest
 
 from local.qbo_emulator import GB_REALM, US_REALM, EmulatorServer
 from local.qbo_emulator.webhooks import sign
+from tests.fixtures import QBO_SAMPLES
 
 from .conftest import sample
 
@@ -99,7 +100,7 @@ def independent_signature(body: bytes, token: str) -> str:
 
 def test_signature_matches_intuits_vectors() -> None:
     for vector in sample("webhook-signature-vectors.json"):
-        payload = (sample.__globals__["SAMPLES"] / vector["payload_file"]).read_bytes()
+        payload = (QBO_SAMPLES / vector["payload_file"]).read_bytes()
         assert payload == vector["payload"].encode()
         assert sign(payload, vector["verifier_token"]) == vector["intuit_signature"]
         if "negative_case" in vector:

@@ -43,11 +43,10 @@ from kyrios_qbo.models.kyrios import (
 )
 from kyrios_qbo.models.qbo import CompanyInfo, TaxAgency, TaxCode, TaxRate
 from kyrios_qbo.tax import TaxPlan, plan_taxes
+from tests.fixtures import QBO_SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPANY = json.loads((ROOT.parent / "shared" / "qbo-samples" / "companyinfo-response.json").read_text())[
-    "CompanyInfo"
-]
+COMPANY = json.loads((QBO_SAMPLES / "companyinfo-response.json").read_text())["CompanyInfo"]
 GB = CompanyProfile(is_us=False, home_currency="GBP")
 US = CompanyProfile(is_us=True, home_currency="USD")
 

@@ -1,10 +1,9 @@
-"""QBO entity models against the real payloads in ../shared/qbo-samples (read in place)."""
+"""QBO entity models against the real payloads in tests/fixtures/qbo (read in place)."""
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,12 +22,11 @@ from kyrios_qbo.models.qbo import (
     parse_entity,
 )
 from kyrios_qbo.money import LineInput, compute_amounts
-
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "qbo-samples"
+from tests.fixtures import QBO_SAMPLES
 
 
 def sample(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text())
+    return json.loads((QBO_SAMPLES / name).read_text())
 
 
 ENTITY_SAMPLES = sorted(
@@ -40,7 +38,7 @@ ENTITY_SAMPLES = sorted(
         "salesreceipt-*.json",
         "taxcode-*.json",
     )
-    for path in SAMPLES.glob(pattern)
+    for path in QBO_SAMPLES.glob(pattern)
     if "request" not in path.name
 )
 

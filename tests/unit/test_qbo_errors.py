@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,13 +27,13 @@ from kyrios_qbo.qbo_errors import (
     parse_fault,
     parse_retry_after,
 )
+from tests.fixtures import QBO_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "qbo-samples"
-EXCHANGES = SAMPLES / "exchanges"
+EXCHANGES = QBO_SAMPLES / "exchanges"
 
 
 def sample_bytes(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+    return (QBO_SAMPLES / name).read_bytes()
 
 
 def exchange_responses(name: str) -> list[tuple[int, dict[str, str], str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +11,9 @@ import pytest
 from kyrios_qbo.models.kyrios import KyriosLine
 from kyrios_qbo.models.qbo import CompanyInfo, TaxAgency, TaxCode, TaxRate
 from kyrios_qbo.tax import TaxSetupError, UnresolvedTaxPlan, global_tax_calculation, plan_taxes
+from tests.fixtures import QBO_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "qbo-samples"
-COMPANY = json.loads((SAMPLES / "companyinfo-response.json").read_text())["CompanyInfo"]
+COMPANY = json.loads((QBO_SAMPLES / "companyinfo-response.json").read_text())["CompanyInfo"]
 
 
 def company(country: str) -> CompanyInfo:

@@ -17,7 +17,7 @@ from kyrios_qbo.intuit_auth import (
     translate_error,
 )
 from kyrios_qbo.secrets import IntuitApp, parse_app_secret
-from tests.conftest import QBO_SAMPLES
+from tests.fixtures import QBO_SAMPLES
 
 
 def _auth_client_error(status: int, body: bytes, headers: dict[str, str] | None = None) -> AuthClientError:

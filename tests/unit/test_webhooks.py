@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +20,14 @@ from kyrios_qbo.webhooks import (
     read_webhook,
     signature_is_valid,
 )
+from tests.fixtures import QBO_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "qbo-samples"
-VECTORS = json.loads((SAMPLES / "webhook-signature-vectors.json").read_text(encoding="utf-8"))
+VECTORS = json.loads((QBO_SAMPLES / "webhook-signature-vectors.json").read_text(encoding="utf-8"))
 TOKEN = "test-verifier-token"
 
 
 def _sample_bytes(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+    return (QBO_SAMPLES / name).read_bytes()
 
 
 def _signed(raw: bytes, token: str = TOKEN) -> dict[str, Any]:

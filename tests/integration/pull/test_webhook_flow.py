@@ -13,12 +13,12 @@ import pytest
 from kyrios_qbo import nudges
 from kyrios_qbo.webhooks import MAX_BODY_BYTES, expected_signature
 from local.qbo_emulator import DEFAULT_VERIFIER_TOKEN
+from tests.fixtures import QBO_SAMPLES
 from tests.lambda_context import lambda_context
 
 from .support import Bus, Company, PollQueue, call_webhook
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SAMPLES = REPO_ROOT.parent / "shared" / "qbo-samples"
 
 
 def _create_customer(ctl: Any, realm_id: str, name: str, email: str) -> dict[str, Any]:
@@ -248,8 +248,8 @@ def test_real_intuit_vector_is_accepted_when_its_token_is_configured(local_aws: 
 
     from kyrios_qbo import secrets
 
-    vector = json.loads((SAMPLES / "webhook-signature-vectors.json").read_text())[0]
-    raw = (SAMPLES / vector["payload_file"]).read_bytes()
+    vector = json.loads((QBO_SAMPLES / "webhook-signature-vectors.json").read_text())[0]
+    raw = (QBO_SAMPLES / vector["payload_file"]).read_bytes()
     client = boto3.client("secretsmanager")
     secret_id = os.environ["INTUIT_APP_SECRET_ID"]
     current = client.get_secret_value(SecretId=secret_id)["SecretString"]

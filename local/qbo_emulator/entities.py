@@ -1,7 +1,8 @@
 """Create / read / update / void / delete of QBO entities with QBO's validation rules.
 
 ``Books`` works on one company while the caller holds the state lock; it records the changes it
-made (for webhooks) in ``self.changes``. Each rule names its source: qbo-notes.md or a sample.
+made (for webhooks) in ``self.changes``. Each rule names its source: docs/qbo-facts.md or a sample
+in tests/fixtures/qbo.
 """
 
 from __future__ import annotations
@@ -360,7 +361,7 @@ class Books:
 
     # ---------------------------------------------------------------- tax service
     def create_tax_code(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST taxservice/taxcode`` (qbo-notes.md; duplicate rate name -> 6240 as in
+        """``POST taxservice/taxcode`` (docs/qbo-facts.md; duplicate rate name -> 6240 as in
         fault-6240-taxservice-duplicate-taxrate.json). Answers the TaxService shape: the request
         echoed with ``TaxCodeId`` and each ``TaxRateId``."""
         allowed = {"TaxCode", "TaxRateDetails"}
@@ -819,7 +820,7 @@ class Books:
         }
 
     def _sync_invoices(self, invoice_ids: set[str], payment_id: str) -> None:
-        """Recompute balances of invoices a payment touched; QBO bumps their SyncToken (qbo-notes.md)."""
+        """Recompute balances of invoices a payment touched; QBO bumps their SyncToken (docs/qbo-facts.md)."""
         for inv_id in sorted(invoice_ids):
             inv = self.co.get("Invoice", inv_id)
             if inv is None:

@@ -1,4 +1,4 @@
-"""Fault bodies in Intuit's shapes (see ../shared/qbo-samples/fault-*.json and throttle-429.xml).
+"""Fault bodies in Intuit's shapes (see tests/fixtures/qbo/fault-*.json and throttle-429.xml).
 
 Every builder returns a ``QboError`` that the Flask layer turns into a response. The bodies follow
 the captured samples byte-for-byte in structure:
@@ -183,7 +183,7 @@ def invalid_value(name: str, detail: str) -> QboError:
 
 
 def payment_customer_mismatch() -> QboError:
-    # 620 for a payment applied to an invoice of another customer (qbo-notes.md; wording not captured).
+    # 620 for a payment applied to an invoice of another customer (docs/qbo-facts.md; wording not captured).
     return QboError(
         400,
         "620",

@@ -1,6 +1,6 @@
 """Intuit OAuth 2.0 / OpenID Connect, enough for ``intuitlib.client.AuthClient`` to run unchanged.
 
-Sources: qbo-notes.md (OAuth section), discovery-document-sandbox.json (discovery keys),
+Sources: docs/qbo-facts.md ("OAuth 2.0"), discovery-document-sandbox.json (discovery keys),
 oauth-token-response.json (token response), oauth-token-error-invalid-grant.json (error body),
 intuitlib/client.py + utils.py (what the client sends and reads; ``AuthClientError`` reads the
 ``intuit_tid`` header).
@@ -13,7 +13,7 @@ Model:
 - every refresh rotates the refresh token; the previous value keeps working for
   ``refresh_grace_seconds`` (then ``invalid_grant``); a refresh stays "in flight" for
   ``refresh_latency_seconds`` (real time) and a second refresh of the same grant during that window
-  loses with ``invalid_grant`` (the refresh race of qbo-notes.md);
+  loses with ``invalid_grant`` (the refresh race of docs/qbo-facts.md);
 - revoking a refresh or access token kills the whole grant (all its tokens).
 """
 

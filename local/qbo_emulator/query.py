@@ -1,4 +1,4 @@
-"""The subset of QBO's query language we model (qbo-notes.md "Query").
+"""The subset of QBO's query language we model (docs/qbo-facts.md, "Accounting API v3": query).
 
 ``SELECT * | count(*) | f1, f2 FROM <Entity> [WHERE <f> <op> <v> (AND ...)] [ORDERBY f [ASC|DESC], ...]
 [STARTPOSITION n] [MAXRESULTS n]`` with ops ``= < > <= >= IN LIKE`` (LIKE with ``%`` only), strings in

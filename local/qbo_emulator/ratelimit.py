@@ -1,4 +1,4 @@
-"""Per-company throttling (qbo-notes.md "Limits"): 10 requests/s, 500/min, batch 40/min, measured
+"""Per-company throttling (docs/qbo-facts.md, limits): 10 requests/s, 500/min, batch 40/min, measured
 on the emulator clock (so ``time_scale`` compresses the windows). A refused request is not counted.
 The 429 body is Intuit's XML (throttle-429.xml), whatever the Accept header asked for."""
 

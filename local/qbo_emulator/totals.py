@@ -1,6 +1,6 @@
 """Server-side amounts of sales transactions (Invoice, SalesReceipt), computed like QBO, to the cent.
 
-Rules (qbo-notes.md "Entities we use"; shapes from invoice-*.json, salesreceipt-*.json,
+Rules (docs/qbo-facts.md "The entities we use"; shapes from invoice-*.json, salesreceipt-*.json,
 cdc-response.json which shows a TaxLine with NetAmountTaxable/TaxPercent):
 - Sales line ``Amount = round_half_up(Qty * UnitPrice, 2)``; a supplied Amount that differs -> 6070.
 - ``SubTotalLine.Amount`` = sum of sales line amounts.

@@ -1,6 +1,6 @@
 """Signed webhook notifications, delivered from a background thread.
 
-Sources: qbo-notes.md "Webhooks"; payload shapes webhook-legacy.json (``eventNotifications``) and
+Sources: docs/qbo-facts.md "Webhooks"; payload shapes webhook-legacy.json (``eventNotifications``) and
 webhook-cloudevents.json (a top-level JSON *array* of CloudEvents, ``type`` like
 ``qbo.customer.created.v1``, ``intuitaccountid`` = realm, ``intuitentityid`` = entity id);
 ``intuit-signature`` = base64(HMAC-SHA256(raw body, verifier token)), checked against

@@ -6,6 +6,7 @@ import copy
 import json
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -236,6 +237,43 @@ def test_every_iam_wildcard_is_justified_by_a_comment():
             assert any(c.strip().startswith("#") for c in context), (
                 f"line {number + 1} has an unexplained wildcard"
             )
+
+
+# ---------------------------------------------------------------------------------------- deploy config
+APP_SECRET_NAME = "kyrios/quickbooks/{stage}/intuit-app"
+
+
+def samconfig_overrides() -> dict[str, dict[str, str]]:
+    """{config env: {parameter: value}} of samconfig.toml's ``sam deploy`` parameter overrides."""
+    config = tomllib.loads((REPO_ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    return {
+        env: dict(item.split("=", 1) for item in section["deploy"]["parameters"]["parameter_overrides"])
+        for env, section in config.items()
+        if isinstance(section, dict) and "deploy" in section
+    }
+
+
+def test_one_name_for_the_intuit_app_secret():
+    """Template default, samconfig.toml and the README's create-secret command name it alike."""
+    overrides = samconfig_overrides()
+    assert set(overrides) == {"default", "prod"}
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["IntuitAppSecretName"]["Default"] == APP_SECRET_NAME.format(
+        stage=parameters["Stage"]["Default"]
+    )
+    for env, values in overrides.items():
+        assert values["IntuitAppSecretName"] == APP_SECRET_NAME.format(stage=values["Stage"]), env
+    created = re.findall(r"secretsmanager create-secret --name (\S+)", (REPO_ROOT / "README.md").read_text())
+    assert created, "the README no longer shows how to create the secret"
+    assert set(created) <= {values["IntuitAppSecretName"] for values in overrides.values()}
+
+
+def test_no_deployed_stage_logs_at_debug():
+    """At DEBUG botocore logs secret responses (README, LogLevel): samconfig keeps every stage above it."""
+    default = TEMPLATE["Parameters"]["LogLevel"]["Default"]
+    assert default == "INFO"
+    for env, values in samconfig_overrides().items():
+        assert values.get("LogLevel", default) == "INFO", env
 
 
 # ---------------------------------------------------------------------------------------- deployability

@@ -79,9 +79,26 @@ demo: install ## start the local stack and run the whole story end to end
 local: install ## start the local stack and leave it running (Ctrl-C stops it)
 	$(PY) -m local.runner
 
-build: $(SAM_STAMP) ## sam build (needs python3.12 on PATH, see README)
-	@command -v python3.12 >/dev/null || { echo "sam build needs python3.12 on PATH (the Lambda runtime). Install it (e.g. pyenv install 3.12, or your OS package) or use 'sam build --use-container' where Docker runs."; exit 2; }
-	$(SAM) build
+# sam build needs the Lambda runtime's Python (python3.12) on PATH. Take the first one that really runs
+# 3.12 (a pyenv shim is on PATH even when no 3.12 is selected, and then fails): PATH, then pyenv's
+# versions/3.12.*, then the OS; put its folder first on PATH for sam. Ask for one only if none is found.
+build: $(SAM_STAMP) ## sam build (finds python3.12 on PATH, under pyenv or in /usr/bin)
+	@pyenv_root="$$(pyenv root 2>/dev/null || echo "$${PYENV_ROOT:-$$HOME/.pyenv}")"; \
+	python312=""; \
+	for candidate in "$$(command -v python3.12 || true)" \
+		$$(ls -d "$$pyenv_root"/versions/3.12.*/bin/python3.12 2>/dev/null | sort -rV || true) \
+		/usr/bin/python3.12 /usr/local/bin/python3.12; do \
+		if [ -n "$$candidate" ] && "$$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
+			python312="$$candidate"; break; \
+		fi; \
+	done; \
+	if [ -z "$$python312" ]; then \
+		echo "sam build needs python3.12 (the Lambda runtime) and found none on PATH, under $$pyenv_root/versions or in /usr/bin."; \
+		echo "Install one (pyenv install 3.12, or your OS package), or use 'sam build --use-container' where Docker runs."; \
+		exit 2; \
+	fi; \
+	echo "sam build with $$python312"; \
+	PATH="$$(dirname "$$python312"):$$PATH" $(SAM) build
 
 bench: install $(BENCH_STAMP) ## benchmarks, side by side; writes bench/results.json
 	$(PY) -m bench $(BENCH_ARGS)

@@ -157,6 +157,20 @@ class Story:
                 f"status shows {status.get('status')} with company {status.get('company_name')!r} "
                 f"({status.get('country')}, {status.get('currency')})",
             )
+        # The attack the flow is built against: the US account's sign-in link, approved by the admin of
+        # another business who is signed in to their own Kyrios account (here: the GB account).
+        control = self.us.user.control
+        stranger = "9130349999999999"
+        control.add_company(stranger, "Stranger Florist LLC", "US")
+        landing = QboUser(control, stranger).approve(self.us.ui.connect())
+        outcome = self.gb.ui.finish_connect(landing.url)
+        grants = [g for g in control.grants() if g["realm"] == stranger and not g["revoked"]]
+        self.check(
+            result,
+            outcome.get("reason") == "wrong_account" and not grants,
+            f"{self.us.account_id}'s sign-in link approved for Stranger Florist LLC by another business → "
+            f"{outcome}, {len(grants)} live grants at Intuit",
+        )
 
     # ------------------------------------------------------------------ 2
     def step_contact(self, result: StepResult) -> None:

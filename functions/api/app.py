@@ -6,6 +6,8 @@ them and turns every refusal into ``{"error": code, "message": ...}`` with a 4xx
 
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib
 import json
 import sys
@@ -33,9 +35,61 @@ for _name in ROUTE_MODULES:
     app.include_router(importlib.import_module(f"{_PACKAGE}.{_name}").router)
 
 
+BODY_RULES = (
+    "A route without a request body refuses any non-empty body (400 `body_not_allowed`), so a client "
+    "bug never triggers an action such as a disconnect. A route with a body takes exactly the "
+    "documented JSON object, sent as `Content-Type: application/json` (415 otherwise, also when the "
+    "header is missing); anything else, e.g. an array wrapping the object, is a 400."
+)
+
+
 def _is_json(content_type: str | None) -> bool:
-    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    media = (content_type or "").split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
+
+
+def _takes_body(method: str, path: str) -> bool | None:
+    """Whether the route serving ``method path`` declares a request body; None for no such route."""
+    for route in (*app._static_routes, *app._dynamic_routes):
+        if route.method == method and route.rule.match(path):
+            return route.body_field is not None
+    return None
+
+
+def _body_problem(event: dict[str, Any]) -> Any:
+    """The one body rule of every route (see :data:`BODY_RULES`), checked before the resolver.
+
+    Powertools' validation would take a missing Content-Type for JSON and unwrap an array to its first
+    element (it normalises list values for non-list fields, meant for query strings), and a JSON
+    document nested thousands deep makes ``json.loads`` raise RecursionError: all answered here.
+    """
+    raw = event.get("body") or ""
+    if not isinstance(raw, str):
+        return routes.ApiProblem(400, "malformed_json", "The request body is not valid JSON.")
+    if raw and event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(raw, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return routes.ApiProblem(400, "malformed_json", "The request body is not UTF-8 JSON.")
+    http = (event.get("requestContext") or {}).get("http") or {}
+    path = str(event.get("rawPath") or http.get("path", ""))
+    takes_body = _takes_body(str(http.get("method", "")).upper(), path)
+    if takes_body is None or not raw:
+        return None  # no such route (the resolver answers 404), or no body (its validation answers)
+    if not takes_body:
+        return routes.ApiProblem(400, "body_not_allowed", "This route takes no request body: send none.")
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    if not _is_json(headers.get("content-type")):
+        # Also refused before the resolver because its request validation raises on some media types
+        # (a multipart type without a boundary), which would otherwise be a 500.
+        return routes.ApiProblem(415, "unsupported_media_type", "Send the request body as application/json.")
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        return routes.ApiProblem(400, "malformed_json", "The request body is not valid JSON.")
+    if not isinstance(document, dict):
+        return routes.ApiProblem(400, "invalid_request", "The request body must be one JSON object.")
+    return None
 
 
 def _problem(status: int, error: str, message: str, field: str | None = None) -> Response[str]:
@@ -102,19 +156,27 @@ def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3 description of the routes above (``openapi.json`` at the repo root is this).
 
     Powertools documents a 422 for request validation; this API answers 400 (see ``_invalid_request``),
-    so the 422 entries and their schemas are dropped.
+    so the 422 entries and their schemas are dropped. Operations without a request body document the
+    ``body_not_allowed`` refusal of :data:`BODY_RULES`.
     """
     document: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(
             title=OPENAPI_TITLE,
             version=OPENAPI_VERSION,
             description="Settings → Integrations → QuickBooks. Every route needs the Kyrios JWT; the "
-            'account comes from its claims. Errors answer {"error", "message", "field"?}.',
+            'account comes from its claims. Errors answer {"error", "message", "field"?}. ' + BODY_RULES,
         )
     )
     for path in document.get("paths", {}).values():
         for operation in path.values():
-            operation.get("responses", {}).pop("422", None)
+            responses = operation.get("responses", {})
+            responses.pop("422", None)
+            if "requestBody" not in operation and "400" in responses:
+                responses["400"] = {
+                    **responses["400"],
+                    "description": "Malformed request, or a request body on this route, which takes "
+                    "none (`body_not_allowed`).",
+                }
     schemas = document.get("components", {}).get("schemas", {})
     schemas.pop("HTTPValidationError", None)  # only the dropped 422 entries referred to it
     return document
@@ -129,15 +191,10 @@ def render_openapi() -> str:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-    if event.get("body") and not _is_json(headers.get("content-type")):
-        # Refused before the resolver: its request validation raises on some media types (a multipart
-        # type without a boundary), which would otherwise be a 500.
-        problem = routes.ApiProblem(
-            415, "unsupported_media_type", "Send the request body as application/json."
-        )
+    problem = _body_problem(event)
+    if problem is not None:
         return {
-            "statusCode": 415,
+            "statusCode": problem.status,
             "headers": {"Content-Type": content_types.APPLICATION_JSON},
             "body": problem.body().model_dump_json(exclude_none=True),
             "isBase64Encoded": False,

@@ -81,7 +81,7 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
     401: error_response("No Kyrios account in the caller's token."),
 }
 JSON_BODY_RESPONSE: dict[int, OpenAPIResponse] = {
-    415: error_response("The body is not application/json."),
+    415: error_response("The body is not sent as application/json (or has no Content-Type)."),
 }
 CONFLICT_RESPONSE: dict[int, OpenAPIResponse] = {
     409: error_response("QuickBooks is not connected (or must be reconnected) for this account."),

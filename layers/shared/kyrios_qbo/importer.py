@@ -49,6 +49,8 @@ from kyrios_qbo.qbo_errors import QboError
 from kyrios_qbo.qbo_query import MAX_PAGE_SIZE, Select
 
 MAX_SPAN_DAYS = 3653  # ten years, leap days included
+EARLIEST_IMPORT_DATE = date(2000, 1, 1)
+"""QuickBooks Online opened in 2000: an earlier date is a typo (year 1, SQL Server's 1753), not books."""
 CUSTOMERS_PER_QUERY = 200  # keeps the GET query URL a few KB long
 _LATEST_TIMEZONE = timedelta(hours=14)  # "today" somewhere on Earth (Kiribati, UTC+14)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -89,8 +91,10 @@ class ImportRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start_date: date
-    end_date: date
+    start_date: date = Field(
+        description=f"First invoice date to import (YYYY-MM-DD), {EARLIEST_IMPORT_DATE.isoformat()} or later."
+    )
+    end_date: date = Field(description="Last invoice date to import (YYYY-MM-DD), not in the future.")
     send_review_requests: StrictBool = Field(
         description="Send a review request for each contact's first paid invoice found by the import."
     )
@@ -108,6 +112,10 @@ def check_import_range(request: ImportRequest, *, now: datetime | None = None) -
     """Rules across fields; :class:`ImportRequestInvalid` names the field to correct."""
     if request.start_date > request.end_date:
         raise ImportRequestInvalid("start_date", "start_date must not be after end_date")
+    if request.start_date < EARLIEST_IMPORT_DATE:
+        raise ImportRequestInvalid(
+            "start_date", f"start_date must be {EARLIEST_IMPORT_DATE.isoformat()} or later"
+        )
     if (request.end_date - request.start_date).days >= MAX_SPAN_DAYS:
         raise ImportRequestInvalid(
             "start_date", "the range may cover at most 10 years: import older invoices in a second run"

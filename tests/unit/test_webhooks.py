@@ -14,8 +14,8 @@ from kyrios_qbo import webhooks
 from kyrios_qbo.webhooks import (
     BadSignature,
     MalformedPayload,
-    PayloadTooLarge,
     expected_signature,
+    find_realm_ids,
     parse_notification,
     read_webhook,
     signature_is_valid,
@@ -104,36 +104,50 @@ def test_base64_encoded_body_is_verified_over_the_decoded_bytes() -> None:
         )
 
 
-def test_invalid_base64_is_malformed() -> None:
-    with pytest.raises(MalformedPayload, match="base64"):
+def test_invalid_base64_cannot_be_signed_bytes() -> None:
+    with pytest.raises(BadSignature, match="base64"):
         read_webhook(body="not base64 !!", is_base64_encoded=True, headers={}, verifier_token=TOKEN)
 
 
 # ------------------------------------------------------------------------------------ order of checks
 
 
-def test_oversized_body_is_refused_before_the_signature_is_checked() -> None:
-    raw = b'{"eventNotifications": []}' + b" " * webhooks.MAX_BODY_BYTES
-    with pytest.raises(PayloadTooLarge) as caught:
+def test_a_body_over_256_kib_is_read_like_any_other() -> None:
+    """No size limit of our own: API Gateway bounds the body, the signature guards it."""
+    raw = b'{"eventNotifications": [{"realmId": "7"}]}' + b" " * (300 * 1024)
+    for body, encoded in ((raw.decode(), False), (base64.b64encode(raw).decode(), True)):
+        notification = read_webhook(
+            body=body, is_base64_encoded=encoded, headers=_signed(raw), verifier_token=TOKEN
+        )
+        assert notification.realms_to_poll == ("7",)
+
+
+def test_a_body_nested_5000_deep_is_malformed_with_its_verified_bytes() -> None:
+    raw = b'{"eventNotifications": [{"realmId": "12", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}]}"
+    with pytest.raises(MalformedPayload, match="deep") as caught:
         read_webhook(body=raw.decode(), is_base64_encoded=False, headers=_signed(raw), verifier_token=TOKEN)
-    assert caught.value.status == 413
-    encoded = base64.b64encode(raw).decode()
-    with pytest.raises(PayloadTooLarge):
-        read_webhook(body=encoded, is_base64_encoded=True, headers=_signed(raw), verifier_token=TOKEN)
+    assert caught.value.raw == raw
+    assert find_realm_ids(caught.value.raw) == ("12",)
 
 
-def test_multibyte_body_is_measured_in_bytes() -> None:
-    text = "é" * (webhooks.MAX_BODY_BYTES // 2 + 1)  # under the limit in characters, over it in bytes
-    with pytest.raises(PayloadTooLarge):
-        webhooks.raw_body(text, False)
+@pytest.mark.parametrize(
+    ("raw", "realms"),
+    [
+        (b'{"realmId": "12", "realmId":"12", "intuitaccountid": 34, "realmIdX": "9"}', ("12", "34")),
+        (b'[{"intuitaccountid": "1x-_9", "realmId": "bad realm"}', ("1x-_9",)),
+        (b'{"realmId": "' + b"9" * 65 + b'"}', ()),
+        (b'{"realmId": 123.5, "realmId": 77}', ("77",)),
+        (b"\xff\xfe not even text", ()),
+    ],
+)
+def test_realm_ids_are_recovered_from_unreadable_bytes(raw: bytes, realms: tuple[str, ...]) -> None:
+    assert find_realm_ids(raw) == realms
 
 
-def test_body_at_the_limit_is_accepted() -> None:
-    raw = b"[" + b" " * (webhooks.MAX_BODY_BYTES - 2) + b"]"
-    notification = read_webhook(
-        body=raw.decode(), is_base64_encoded=False, headers=_signed(raw), verifier_token=TOKEN
-    )
-    assert notification.changes == ()
+def test_too_many_realms_in_unreadable_bytes_means_poll_everyone() -> None:
+    raw = b",".join(b'{"realmId": "%d"}' % n for n in range(webhooks.MAX_RECOVERED_REALMS + 1))
+    assert find_realm_ids(raw) is None
+    assert find_realm_ids(raw, limit=webhooks.MAX_RECOVERED_REALMS + 1) is not None
 
 
 def test_malformed_body_with_a_bad_signature_is_a_401_not_a_400() -> None:

@@ -147,16 +147,19 @@ def nudge(account_id: str, realm_id: str, reason: NudgeReason, *, now: float | N
     )
 
 
-def fan_out_connected(*, page_size: int = FAN_OUT_PAGE_SIZE, now: float | None = None) -> int:
+def fan_out_connected(
+    *, page_size: int = FAN_OUT_PAGE_SIZE, now: float | None = None, reason: NudgeReason = "schedule"
+) -> int:
     """The schedule tick: one nudge per connected company, a page of the connected-accounts index at
-    a time (no long loop polling anyone here: each company's poll runs in its own invocation)."""
-    from kyrios_qbo.store import connections  # the webhook never needs the listing
+    a time (no long loop polling anyone here: each company's poll runs in its own invocation). The
+    webhook sweeps the same way after a signed delivery it could not read (``reason="webhook"``)."""
+    from kyrios_qbo.store import connections  # a readable webhook never needs the listing
 
     at = time.time() if now is None else now
     sent, cursor = 0, None
     while True:
         page = connections.list_connected_accounts(limit=page_size, cursor=cursor)
-        sent += send_nudges(nudge(a.account_id, a.realm_id, "schedule", now=at) for a in page.items)
+        sent += send_nudges(nudge(a.account_id, a.realm_id, reason, now=at) for a in page.items)
         cursor = page.cursor
         if cursor is None:
             return sent

@@ -10,11 +10,14 @@ verifier token)). Two payload formats exist and both are accepted:
 
 A webhook only tells us *which companies* changed: the poller (CDC) is the source of truth, so a
 lost, late, repeated or reordered webhook is harmless. :func:`read_webhook` therefore returns the
-realms whose changes matter to us; the handler nudges the poller for each.
+realms whose changes matter to us; :mod:`kyrios_qbo.webhook_intake` nudges the poller for each.
 
-Order of checks in :func:`read_webhook`: size (413), signature over the raw bytes (401), JSON and
-shape (400). The signature comes before parsing so an unauthenticated caller learns nothing about
-what we accept.
+Order of checks in :func:`read_webhook`: signature over the raw bytes (:class:`BadSignature`, 401),
+then JSON and shape (:class:`MalformedPayload`). The signature comes first so an unauthenticated
+caller learns nothing about what we accept. There is no size limit of our own: API Gateway bounds
+what it delivers and the signature is the guard. A signed delivery we cannot read is not refused
+(Intuit holds back later events until a failed one is acknowledged): :func:`find_realm_ids` recovers
+the companies it names with a bounded scan of the raw bytes, and the intake polls those (or all).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-MAX_BODY_BYTES = 256 * 1024
-"""Intuit's notifications are a few KB; anything this big is not from Intuit."""
+MAX_RECOVERED_REALMS = 100
+"""An unreadable delivery naming more companies than this is answered with a sweep of all of them."""
 
 RELEVANT_ENTITIES = frozenset({"customer", "invoice", "payment"})
 """Entities whose changes the poller acts on: customers (contacts, email index) and invoices
@@ -49,6 +52,10 @@ SIGNATURE_HEADER = "intuit-signature"
 # safe SQS message group id and DynamoDB key part.
 _REALM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CLOUDEVENT_TYPE = re.compile(r"^qbo\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)(?:\.v\d+)?$")
+# A realm named in raw bytes, in either format: "realmId": "123" / "intuitaccountid": 123.
+_RAW_REALM = re.compile(
+    rb'"(?:realmId|intuitaccountid)"\s*:\s*(?:"\s*([A-Za-z0-9_-]{1,64})\s*"|([0-9]{1,64})(?![0-9A-Za-z_.-]))'
+)
 
 
 class WebhookRejected(Exception):
@@ -61,16 +68,15 @@ class WebhookRejected(Exception):
         super().__init__(reason)
 
 
-class PayloadTooLarge(WebhookRejected):
-    status = 413
-
-
 class BadSignature(WebhookRejected):
     status = 401
 
 
 class MalformedPayload(WebhookRejected):
+    """Signed (when raised by :func:`read_webhook`) but not a notification we can read."""
+
     status = 400
+    raw: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -139,27 +145,17 @@ def header_value(headers: Mapping[str, Any] | None, name: str) -> str | None:
 
 
 def raw_body(body: str | None, is_base64_encoded: bool) -> bytes:
-    """The exact bytes Intuit sent. API Gateway base64-encodes bodies it considers binary."""
+    """The exact bytes Intuit sent. API Gateway base64-encodes bodies it considers binary; a body
+    marked so that is not base64 cannot be the bytes Intuit signed (:class:`BadSignature`)."""
     if body is None:
         return b""
     if is_base64_encoded:
-        # Refuse cheaply before decoding something huge (base64 is 4/3 of the payload).
-        if len(body) > (MAX_BODY_BYTES * 4) // 3 + 4:
-            raise PayloadTooLarge(f"body larger than {MAX_BODY_BYTES} bytes")
         try:
-            decoded = base64.b64decode(body, validate=True)
+            return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise MalformedPayload("body is marked base64-encoded but is not valid base64") from None
-        if len(decoded) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"body larger than {MAX_BODY_BYTES} bytes")
-        return decoded
-    if len(body) > MAX_BODY_BYTES:  # cheap first: a character is at least one byte
-        raise PayloadTooLarge(f"body larger than {MAX_BODY_BYTES} bytes")
+            raise BadSignature("body is marked base64-encoded but is not valid base64") from None
     # API Gateway hands text bodies over as str; Intuit sends UTF-8, so this restores its bytes.
-    raw = body.encode("utf-8")
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body larger than {MAX_BODY_BYTES} bytes")
-    return raw
+    return body.encode("utf-8", "surrogatepass")
 
 
 def expected_signature(raw: bytes, verifier_token: str) -> str:
@@ -267,11 +263,25 @@ def parse_notification(raw: bytes) -> WebhookNotification:
         raise MalformedPayload("body is not UTF-8") from None
     except ValueError:
         raise MalformedPayload("body is not valid JSON") from None
+    except RecursionError:
+        raise MalformedPayload("body nests too deeply to be read") from None
     if isinstance(payload, list):
         return _parse_cloudevents(payload)
     if isinstance(payload, Mapping) and "eventNotifications" in payload:
         return _parse_legacy(payload)
     raise MalformedPayload("unknown payload: neither eventNotifications nor a CloudEvents array")
+
+
+def find_realm_ids(raw: bytes, limit: int = MAX_RECOVERED_REALMS) -> tuple[str, ...] | None:
+    """The realm ids an unreadable body names (``"realmId"`` / ``"intuitaccountid"`` values), in
+    first-seen order, found by one linear scan of the bytes. None when it names more than ``limit``
+    (the caller then polls every company)."""
+    found: dict[str, None] = {}
+    for match in _RAW_REALM.finditer(raw):
+        found[(match.group(1) or match.group(2)).decode("ascii")] = None
+        if len(found) > limit:
+            return None
+    return tuple(found)
 
 
 def read_webhook(
@@ -281,9 +291,14 @@ def read_webhook(
     headers: Mapping[str, Any] | None,
     verifier_token: str,
 ) -> WebhookNotification:
-    """Check size, then signature, then shape; return the parsed notification or raise
-    :class:`WebhookRejected` (``status`` 413, 401 or 400)."""
+    """Check the signature, then the shape; return the parsed notification or raise
+    :class:`BadSignature` (nothing may be done) or :class:`MalformedPayload` (signed but unreadable:
+    ``raw`` holds the verified bytes for :func:`find_realm_ids`)."""
     raw = raw_body(body, is_base64_encoded)
     if not signature_is_valid(raw, header_value(headers, SIGNATURE_HEADER), verifier_token):
         raise BadSignature("missing or invalid intuit-signature")
-    return parse_notification(raw)
+    try:
+        return parse_notification(raw)
+    except MalformedPayload as exc:
+        exc.raw = raw
+        raise

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from kyrios_qbo import nudges
-from kyrios_qbo.webhooks import MAX_BODY_BYTES, expected_signature
+from kyrios_qbo.webhooks import expected_signature
 from local.qbo_emulator import DEFAULT_VERIFIER_TOKEN
 from tests.fixtures import QBO_SAMPLES
 from tests.lambda_context import lambda_context
 
-from .support import Bus, Company, PollQueue, call_webhook
+from .support import Bus, Company, PollQueue, api_gateway_event, call_webhook
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -152,7 +152,7 @@ def _legacy(realm_id: str) -> dict[str, Any]:
     }
 
 
-def test_forged_malformed_and_oversized_webhooks_are_refused_and_enqueue_nothing(
+def test_forged_webhooks_are_refused_and_enqueue_nothing(
     qbo: Any, company: Company, poll_queue: PollQueue
 ) -> None:
     body, headers = _signed(_legacy(company.realm_id))
@@ -162,19 +162,98 @@ def test_forged_malformed_and_oversized_webhooks_are_refused_and_enqueue_nothing
     assert unsigned["statusCode"] == 401
     tampered = call_webhook(body.replace(b'"Create"', b'"Delete"'), headers)
     assert tampered["statusCode"] == 401
+    deep = b"[" * 5000 + b"]" * 5000
+    forged_deep = call_webhook(deep, {"intuit-signature": expected_signature(deep, "not-the-token")})
+    assert forged_deep["statusCode"] == 401
 
-    bad_json = b'{"eventNotifications": [}'
-    malformed = call_webhook(
-        bad_json, {"intuit-signature": expected_signature(bad_json, DEFAULT_VERIFIER_TOKEN)}
-    )
-    assert malformed["statusCode"] == 400 and "JSON" in json.loads(malformed["body"])["message"]
-    unknown, unknown_headers = _signed({"hello": "world"})
-    assert call_webhook(unknown, unknown_headers)["statusCode"] == 400
+    from functions.webhook.app import lambda_handler
 
-    huge = json.dumps({**_legacy(company.realm_id), "pad": "x" * MAX_BODY_BYTES}).encode()
-    oversized = call_webhook(huge, {"intuit-signature": expected_signature(huge, DEFAULT_VERIFIER_TOKEN)})
-    assert oversized["statusCode"] == 413
+    not_base64 = api_gateway_event(body, headers, base64_body=True)
+    not_base64["body"] = "not base64 !!"  # cannot be the bytes Intuit signed
+    assert lambda_handler(not_base64, lambda_context("webhook"))["statusCode"] == 401
     assert poll_queue.receive(company.realm_id, timeout=1.0) == []
+
+
+def _signed_raw(raw: bytes) -> dict[str, str]:
+    return {"intuit-signature": expected_signature(raw, DEFAULT_VERIFIER_TOKEN)}
+
+
+def _nudged(poll_queue: PollQueue, realm_id: str) -> list[dict[str, Any]]:
+    messages = poll_queue.receive(realm_id, expect=1)
+    return [json.loads(m["Body"]) for m in messages]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "nested 5000 deep",
+        "not JSON",
+        "JSON of no known shape",
+        "legacy shape with a bad entity",
+    ],
+)
+def test_a_signed_unreadable_delivery_naming_a_company_is_200_and_polls_that_company(
+    qbo: Any, company: Company, poll_queue: PollQueue, shape: str
+) -> None:
+    realm = company.realm_id
+    raw = {
+        "nested 5000 deep": (
+            '{"eventNotifications": [{"realmId": "' + realm + '", "dataChangeEvent": '
+            + "[" * 5000 + "]" * 5000 + "}]}"
+        ).encode(),
+        "not JSON": b'{"eventNotifications": [{"realmId": "' + realm.encode() + b'", ',
+        "JSON of no known shape": json.dumps({"hello": {"intuitaccountid": int(realm)}}).encode(),
+        "legacy shape with a bad entity": json.dumps(
+            {"eventNotifications": [{"realmId": realm, "dataChangeEvent": {"entities": [42]}}]}
+        ).encode(),
+    }[shape]
+
+    answer = call_webhook(raw, _signed_raw(raw))
+
+    assert answer["statusCode"] == 200, answer
+    assert json.loads(answer["body"]) == {"nudged": 1, "ignored": 0, "echoes": 0, "unreadable": True}
+    [nudge] = _nudged(poll_queue, realm)
+    assert (nudge["account_id"], nudge["reason"]) == (company.account_id, "webhook")
+
+
+def test_a_signed_delivery_naming_no_company_sweeps_every_connected_company(
+    qbo: Any, connect_company: Any, account_id: str, realm_id: str, poll_queue: PollQueue
+) -> None:
+    first = connect_company(account_id, realm_id)
+    second = connect_company(f"{account_id}-2", f"{int(realm_id) + 1}")
+    raw = b"[" * 5000 + b"]" * 5000
+
+    answer = call_webhook(raw, _signed_raw(raw))
+
+    assert answer["statusCode"] == 200, answer
+    body = json.loads(answer["body"])
+    assert body["unreadable"] is True and body["nudged"] >= 2
+    wanted = {first.realm_id: first.account_id, second.realm_id: second.account_id}
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 10
+    while len(found) < len(wanted) and time.monotonic() < deadline:
+        for message in poll_queue.sqs.receive_message(
+            QueueUrl=poll_queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            nudge = json.loads(message["Body"])
+            if nudge["realm_id"] in wanted:
+                found[nudge["realm_id"]] = nudge
+            poll_queue.sqs.delete_message(QueueUrl=poll_queue.url, ReceiptHandle=message["ReceiptHandle"])
+    assert {realm: (n["account_id"], n["reason"]) for realm, n in found.items()} == {
+        realm: (account, "webhook") for realm, account in wanted.items()
+    }
+
+
+def test_a_signed_delivery_over_256_kib_is_accepted_like_any_other(
+    qbo: Any, company: Company, poll_queue: PollQueue
+) -> None:
+    huge = json.dumps({**_legacy(company.realm_id), "pad": "x" * (300 * 1024)}).encode()
+
+    answer = call_webhook(huge, _signed_raw(huge))
+
+    assert answer["statusCode"] == 200, answer
+    assert json.loads(answer["body"]) == {"nudged": 1, "ignored": 0, "echoes": 0}
+    assert len(_nudged(poll_queue, company.realm_id)) == 1
 
 
 def test_unknown_and_disconnected_companies_are_ignored_with_200(

@@ -56,8 +56,8 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError) as exc:
+        return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii"))
+    except (ValueError, TypeError) as exc:  # binascii.Error and non-ASCII text are ValueErrors
         raise InvalidToken("token is not base64url") from exc
 
 
@@ -102,10 +102,10 @@ def verify_token(
     if len(parts) != 3:
         raise InvalidToken("not a JWT")
     try:
-        header = json.loads(_unb64(parts[0]))
-        claims = json.loads(_unb64(parts[1]))
-    except json.JSONDecodeError as exc:
-        raise InvalidToken("JWT parts are not JSON") from exc
+        header = json.loads(_unb64(parts[0]).decode("utf-8"))
+        claims = json.loads(_unb64(parts[1]).decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested too deep
+        raise InvalidToken("JWT parts are not UTF-8 JSON") from exc
     if not isinstance(header, dict) or header.get("alg") != "HS256":
         raise InvalidToken("only HS256 development tokens are accepted")
     expected = hmac.new(key.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()

@@ -112,7 +112,7 @@ class JwtAuthorizer:
             return None
         try:
             claims = verify_token(token.strip(), issuer=self.issuer, audiences=self.audiences)
-        except InvalidToken as exc:
+        except (InvalidToken, ValueError) as exc:  # whatever the token holds, API Gateway says 401
             log.info("front door refused a token: %s", exc)
             return None
         return {name: _claim_string(value) for name, value in claims.items()}

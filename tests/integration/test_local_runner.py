@@ -6,6 +6,7 @@ a trigger added to the template and forgotten by the runner fails ``test_every_t
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import time
@@ -125,10 +126,20 @@ def test_front_door_answers_like_api_gateway_without_a_valid_token(stack: LocalS
     issuer, _audiences = template_issuer_and_audiences()
     wrong_audience = make_token("acct-x", issuer=issuer, audience="someone-else")
     bad_signature = stack.dev_token("acct-x")[:-4] + "AAAA"
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header, claims, signature = stack.dev_token("acct-x").split(".")
     for headers in (
         {},
         {"Authorization": f"Bearer {wrong_audience}"},
         {"Authorization": f"Bearer {bad_signature}"},
+        {"Authorization": "Bearer not.a.jwt"},  # "not" decodes to bytes that are not UTF-8
+        {"Authorization": f"Bearer {b64(bytes([0xFF, 0xFE, 0x00]))}.{claims}.{signature}"},
+        {"Authorization": f"Bearer {header}.{b64(bytes([0xC3, 0x28]))}.{signature}"},
+        {"Authorization": f"Bearer {b64(b'[' * 5000 + b']' * 5000)}.{claims}.{signature}"},
+        {"Authorization": f"Bearer {header}.{claims}.%%%"},
+        {"Authorization": "Bearer a.b.c.d"},
     ):
         answer = requests.get(url, headers=headers, timeout=10)
         assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"})

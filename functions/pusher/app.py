@@ -70,9 +70,11 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
         _push_once()(event=envelope, final_attempt=final_attempt, context=lambda_context)
     except push.PushFailure as failure:
+        kind, kyrios_id = failure.document or (None, None)
         dead_letters.send(dead_letters.DeadLetter(
             body, failure.reason, failure.message,
             account_id=failure.account_id or dead_letters.account_of(body), event_id=failure.event_id,
+            document_kind=kind, document_id=kyrios_id, cause=failure.cause,
         ))
 
 

@@ -1,11 +1,20 @@
-"""The push dead-letter queue: park a Kyrios event with the reason it could not be pushed, and redrive
-one account's parked events back to the push queue (after a reconnect, or once the data is fixed).
+"""Parked pushes: park a Kyrios event with the reason it could not be pushed, and redrive one account's
+parked events back to the push queue (after a reconnect, or once the data is fixed). The one module
+that parks and redrives.
 
-The pusher sends permanent failures here itself, instead of letting SQS move them after
-``maxReceiveCount`` receives, so the reason travels with the message as message attributes
-(``failure_reason``, ``failure_message``, ``account_id``, ``event_id``, ``failed_at``). Messages that
-SQS moved on its own (a crash on the last receive) or that EventBridge could not deliver carry no
-reason; their account is read from the EventBridge body instead.
+Parking (:func:`send`) records the message for its account in the store (:mod:`kyrios_qbo.store.parked`:
+body, reason, event id, document, time) and puts a copy on the push DLQ with the reason as message
+attributes (``failure_reason``, ``failure_message``, ``account_id``, ``event_id``, ``failed_at``) for
+operators and the DLQ alarm. :func:`redrive` works from the account's record only: it never reads the
+shared queue, so it can neither move nor count another account's messages. The DLQ copy of a
+redriven message stays until the queue's retention drops it (an operator's redrive of it is harmless:
+the pusher is state-based and idempotent). Messages SQS moved on its own (a crash on the last
+receive), EventBridge could not deliver, or that name no account have no record: they are the
+operators' (the console's DLQ redrive).
+
+:func:`because_of_connection` tells messages parked because of the QuickBooks connection (they can
+go as soon as it is reconnected) from those parked for a reason that stays until the document or the
+data changes; ``redrive(account, only=because_of_connection)`` sends only the former.
 
 Queues come from ``PUSH_QUEUE_URL`` / ``PUSH_DLQ_URL`` and the push queue's ``maxReceiveCount`` from
 ``PUSH_MAX_RECEIVES`` (template.yaml sets them to the resources' values).
@@ -15,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,11 +32,14 @@ from functools import cache
 from typing import Any
 
 from kyrios_qbo.config import ConfigError
+from kyrios_qbo.observability import logger
+from kyrios_qbo.store import parked as parked_store
+from kyrios_qbo.store.parked import ParkedMessage
 
 MAX_MESSAGE_TEXT = 1000  # attribute values can be 256 KiB; a reason a person reads needs far less
 DEFAULT_MAX_RECEIVES = 5
-_RECEIVE_BATCH = 10
-_MAX_RECEIVE_ROUNDS = 100  # bounds one redrive call (≤ 1000 messages looked at); call again for more
+AUTH_CAUSE = "auth"
+"""``cause`` of a retryable failure that came from Intuit's token side (refresh unavailable, timed out)."""
 
 
 class FailureReason(StrEnum):
@@ -53,14 +66,30 @@ class DeadLetter:
     message: str
     account_id: str | None = None
     event_id: str | None = None
+    document_kind: str | None = None
+    document_id: str | None = None
+    """The Kyrios document (``invoice`` / ``sales_receipt`` and its Kyrios id), when the event named one."""
+    cause: str | None = None
+    """:data:`AUTH_CAUSE` when a retryable failure came from Intuit's token side."""
 
 
 @dataclass(frozen=True)
 class RedriveResult:
     moved: int
-    """Messages of the account sent back to the push queue (and removed from the DLQ)."""
-    examined: int
-    """Messages looked at, including other accounts' messages left in place."""
+    """The account's parked messages sent back to the push queue."""
+    left: int
+    """The account's parked messages still parked (not selected by ``only``)."""
+
+
+def because_of_connection(parked: ParkedMessage | DeadLetter) -> bool:
+    """Parked because of the QuickBooks connection, so a successful reconnect is enough to send it
+    again: ``needs_reconnect``, or retries exhausted on Intuit's token side. Every other reason is
+    permanent for this message (malformed, invalid document, rejected by QuickBooks) or a QBO outage
+    that outlived the retries: those wait for the document to change or the user's *Retry*."""
+    reason = parked.reason.value if isinstance(parked.reason, FailureReason) else parked.reason
+    if reason == FailureReason.NEEDS_RECONNECT.value:
+        return True
+    return reason == FailureReason.RETRIES_EXHAUSTED.value and parked.cause == AUTH_CAUSE
 
 
 @cache
@@ -99,7 +128,19 @@ def _string_attribute(value: str) -> dict[str, str]:
 
 
 def send(letter: DeadLetter) -> None:
-    """Put ``letter`` on the push DLQ with its reason as message attributes."""
+    """Park ``letter``: the account's record (when it names an account), then the DLQ copy with its
+    reason as message attributes. Either write failing raises, so SQS redelivers the message."""
+    if letter.account_id:
+        parked_store.park_message(
+            letter.account_id,
+            body=letter.body,
+            reason=letter.reason.value,
+            message=letter.message[:MAX_MESSAGE_TEXT],
+            event_id=letter.event_id,
+            document_kind=letter.document_kind,
+            document_id=letter.document_id,
+            cause=letter.cause,
+        )
     attributes = {
         "failure_reason": _string_attribute(letter.reason.value),
         "failure_message": _string_attribute(letter.message),
@@ -125,43 +166,21 @@ def account_of(body: str) -> str | None:
     return account.strip() if isinstance(account, str) and account.strip() else None
 
 
-def _message_account(message: dict[str, Any]) -> str | None:
-    attribute = message.get("MessageAttributes", {}).get("account_id", {})
-    return attribute.get("StringValue") or account_of(message.get("Body", ""))
-
-
-def redrive(account_id: str) -> RedriveResult:
-    """Move the account's parked messages back to the push queue; leave everyone else's in place.
-
-    Other accounts' messages are made visible again at once (visibility 0) after the scan. A message is
-    deleted from the DLQ only after it was sent to the push queue, so a crash can duplicate a message
-    but never lose one (duplicates are harmless: the pusher is state-based and idempotent).
-    """
-    dlq_url, push_url = _required_env("PUSH_DLQ_URL"), _required_env("PUSH_QUEUE_URL")
-    sqs = _sqs()
-    moved = examined = 0
-    others: list[str] = []
-    try:
-        for _ in range(_MAX_RECEIVE_ROUNDS):
-            answer = sqs.receive_message(
-                QueueUrl=dlq_url,
-                MaxNumberOfMessages=_RECEIVE_BATCH,
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=60,
-                WaitTimeSeconds=0,
-            )
-            messages = answer.get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                examined += 1
-                if _message_account(message) != account_id:
-                    others.append(message["ReceiptHandle"])
-                    continue
-                sqs.send_message(QueueUrl=push_url, MessageBody=message["Body"])
-                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
-                moved += 1
-    finally:
-        for handle in others:
-            sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
-    return RedriveResult(moved=moved, examined=examined)
+def redrive(
+    account_id: str, *, only: Callable[[ParkedMessage], bool] | None = None
+) -> RedriveResult:
+    """Send the account's parked messages (those ``only`` selects, all by default) back to the push
+    queue, oldest first; each record is forgotten only after its message was sent, so a crash can
+    duplicate a message but never lose one (duplicates are harmless: the pusher is state-based and
+    idempotent). Only the account's own record is read."""
+    push_url = _required_env("PUSH_QUEUE_URL")
+    moved = left = 0
+    for parked in parked_store.list_parked(account_id):
+        if only is not None and not only(parked):
+            left += 1
+            continue
+        _sqs().send_message(QueueUrl=push_url, MessageBody=parked.body)
+        parked_store.forget_parked(account_id, parked.parked_id)
+        moved += 1
+    logger.info("parked pushes redriven", extra={"account_id": account_id, "moved": moved, "left": left})
+    return RedriveResult(moved=moved, left=left)

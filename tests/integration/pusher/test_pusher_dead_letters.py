@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from kyrios_qbo import dead_letters as dead_letters_module
 from kyrios_qbo import store
+from kyrios_qbo.store import parked as parked_store
 from tests.conftest import reset_bundle_caches
 from tests.integration import test_connect_support as connect_support
 from tests.integration.pusher.conftest import dead_letters, invoice_event, line, qbo_objects, sync_log, writes
@@ -86,15 +88,11 @@ def test_needs_reconnect_parks_then_reconnect_and_redrive_push_exactly_once(
     connection = store.get_connection(account.account_id)
     assert connection is not None and connection.status == "needs_reconnect"
     assert sync_log(account.account_id)[0].outcome == "failed"
-    # Put it back for the redrive (dead_letters() consumed it to look at it).
-    sqs.send_message(
-        QueueUrl=queues.dlq_url,
-        MessageBody=parked["Body"],
-        MessageAttributes={
-            k: {"DataType": v["DataType"], "StringValue": v["StringValue"]}
-            for k, v in parked["MessageAttributes"].items()
-        },
-    )
+    [record] = parked_store.list_parked(account.account_id)
+    assert (record.reason, record.event_id, record.body) == ("needs_reconnect", event["detail"]["event_id"],
+                                                             parked["Body"])
+    assert (record.document_kind, record.document_id) == ("invoice", event["detail"]["invoice"]["id"])
+    assert record.failed_at and dead_letters_module.because_of_connection(record)
     other = invoice_event("acct-someone-else", currency="GBP", lines=_lines())
     sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=json.dumps(other))
 
@@ -110,7 +108,8 @@ def test_needs_reconnect_parks_then_reconnect_and_redrive_push_exactly_once(
     status, body = connect_support.call_api(
         "POST", "/integrations/quickbooks/dead-letters/redrive", account.account_id
     )
-    assert status == 200 and body["redriven"] == 1, body
+    assert (status, body) == (200, {"redriven": 1, "left": 0}), body
+    assert parked_store.list_parked(account.account_id) == []
     ctl.clear_requests()
     run_pusher()
     run_pusher()  # nothing more to do: the pushed message was acknowledged
@@ -121,3 +120,69 @@ def test_needs_reconnect_parks_then_reconnect_and_redrive_push_exactly_once(
     assert mapping is not None and mapping.applied_version == 1
     left = dead_letters(sqs, queues, timeout=1.0)
     assert [json.loads(m["Body"])["detail"]["account_id"] for m in left] == ["acct-someone-else"]
+
+
+REDRIVE = "/integrations/quickbooks/dead-letters/redrive"
+
+
+def _park(
+    account_id: str, reason: dead_letters_module.FailureReason, n: int, cause: str | None = None
+) -> str:
+    event = invoice_event(account_id, currency="GBP", lines=_lines())
+    body = json.dumps(event)
+    dead_letters_module.send(dead_letters_module.DeadLetter(
+        body, reason, f"parked #{n}", account_id=account_id, event_id=event["detail"]["event_id"],
+        document_kind="invoice", document_id=event["detail"]["invoice"]["id"], cause=cause,
+    ))
+    return body
+
+
+def _on_push_queue(sqs: Any, queues: Any) -> list[str]:
+    bodies: list[str] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queues.push_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=queues.push_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_redrive_answers_only_about_the_callers_own_parked_messages(
+    account_id: str, sqs: Any, queues: Any
+) -> None:
+    victim = f"{account_id}-victim"
+    parked = [_park(victim, dead_letters_module.FailureReason.REJECTED, n) for n in range(2)]
+    _on_push_queue(sqs, queues)
+    dead_letters(sqs, queues, timeout=0.5)  # the DLQ copies: operators' (and never read by a redrive)
+
+    status, body = connect_support.call_api("POST", REDRIVE, account_id)
+
+    assert (status, body) == (200, {"redriven": 0, "left": 0})
+    assert _on_push_queue(sqs, queues) == []
+    assert [p.body for p in parked_store.list_parked(victim)] == parked
+    status, body = connect_support.call_api("POST", REDRIVE, victim)
+    assert (status, body) == (200, {"redriven": 2, "left": 0})
+    assert _on_push_queue(sqs, queues) == parked
+
+
+def test_redrive_can_send_only_what_was_parked_because_of_the_connection(
+    account_id: str, sqs: Any, queues: Any
+) -> None:
+    reasons = dead_letters_module.FailureReason
+    reconnect = _park(account_id, reasons.NEEDS_RECONNECT, 1)
+    token_side = _park(account_id, reasons.RETRIES_EXHAUSTED, 2, cause=dead_letters_module.AUTH_CAUSE)
+    outage = _park(account_id, reasons.RETRIES_EXHAUSTED, 3)
+    rejected = _park(account_id, reasons.REJECTED, 4)
+    invalid = _park(account_id, reasons.INVALID_DOCUMENT, 5)
+    _on_push_queue(sqs, queues)
+    dead_letters(sqs, queues, timeout=0.5)
+
+    result = dead_letters_module.redrive(account_id, only=dead_letters_module.because_of_connection)
+
+    assert (result.moved, result.left) == (2, 3)
+    assert _on_push_queue(sqs, queues) == [reconnect, token_side]
+    assert [p.body for p in parked_store.list_parked(account_id)] == [outage, rejected, invalid]
+    result = dead_letters_module.redrive(account_id)
+    assert (result.moved, result.left) == (3, 0)
+    assert sorted(_on_push_queue(sqs, queues)) == sorted([outage, rejected, invalid])

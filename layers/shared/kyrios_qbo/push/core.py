@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kyrios_qbo import events, qbo_access, store, synclog
-from kyrios_qbo.dead_letters import FailureReason
+from kyrios_qbo.dead_letters import AUTH_CAUSE, FailureReason
+from kyrios_qbo.intuit_auth import IntuitAuthError
 from kyrios_qbo.mapping import MappingError
 from kyrios_qbo.models.kyrios import (
     InvalidEvent,
@@ -38,6 +39,7 @@ from kyrios_qbo.push.receipts import push_sales_receipt
 from kyrios_qbo.qbo_client import Deadline
 from kyrios_qbo.qbo_errors import QboAuthError, QboError
 from kyrios_qbo.tax import TaxSetupError
+from kyrios_qbo.tokens import TokenRefreshTimeout
 
 
 def push_event(
@@ -121,13 +123,19 @@ def _report(event: KyriosEvent, subject: Subject, result: PushResult) -> PushRes
 
 
 def _permanent(
-    event: KyriosEvent, subject: Subject, reason: FailureReason, message: str, error: QboError | None
+    event: KyriosEvent,
+    subject: Subject,
+    reason: FailureReason,
+    message: str,
+    error: QboError | None,
+    cause: str | None = None,
 ) -> PushFailure:
     synclog.record(event.account_id, direction="push", kind=subject.kind, kyrios_id=subject.kyrios_id,
                    outcome="failed", message=message, error=error, label=subject.label)
     text = f"{message} {error.explain()}" if error is not None else message
     _publish_failure(event, subject, text, error, retryable=reason is FailureReason.NEEDS_RECONNECT)
-    return PushFailure(reason, text, account_id=event.account_id, event_id=event.event_id, error=error)
+    return PushFailure(reason, text, account_id=event.account_id, event_id=event.event_id, error=error,
+                       document=(subject.kind, subject.kyrios_id), cause=cause)
 
 
 def _retry_or_give_up(event: KyriosEvent, subject: Subject, exc: Exception, final_attempt: bool) -> Exception:
@@ -139,7 +147,8 @@ def _retry_or_give_up(event: KyriosEvent, subject: Subject, exc: Exception, fina
     message = "Sending to QuickBooks kept failing, so this change was set aside; retry it with a redrive."
     if error is None:
         message = f"{message} ({exc})"
-    return _permanent(event, subject, FailureReason.RETRIES_EXHAUSTED, message, error)
+    cause = AUTH_CAUSE if isinstance(exc, IntuitAuthError | TokenRefreshTimeout) else None
+    return _permanent(event, subject, FailureReason.RETRIES_EXHAUSTED, message, error, cause)
 
 
 def _publish_failure(

@@ -39,6 +39,8 @@ class PushFailure(Exception):
         account_id: str | None = None,
         event_id: str | None = None,
         error: QboError | None = None,
+        document: tuple[str, str] | None = None,
+        cause: str | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
@@ -46,6 +48,10 @@ class PushFailure(Exception):
         self.account_id = account_id
         self.event_id = event_id
         self.error = error
+        self.document = document
+        """(kind, Kyrios id) of the document the event is about, when it could be read."""
+        self.cause = cause
+        """``dead_letters.AUTH_CAUSE`` when retries ran out on Intuit's token side."""
 
 
 class DocumentBusy(Exception):

@@ -13,6 +13,9 @@ pk                             sk                               what
 ``ACCOUNT#<account>``          ``IMPORT_LOCK``                  the running import's id (one at a time)
 ``ACCOUNT#<account>``          ``IMPORT#<time>-<rand>``         import job and progress
 ``ACCOUNT#<account>``          ``LOG#<time>#<rand>``            sync log entry (TTL 30 days)
+``ACCOUNT#<account>``          ``PARKED#<time>#<rand>``         parked push: body, reason, event id,
+                                                                document kind + id, cause (TTL 14
+                                                                days; ``parked``)
 ``REALM#<realm>``              ``OWNER``                        the account owning the company
 ``REALM#<realm>``              ``CURSOR#<name>``                sync cursor (only moves forward) and
                                                                 its run's hold (``hold_owner``)

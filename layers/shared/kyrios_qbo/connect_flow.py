@@ -31,7 +31,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from kyrios_qbo import store
+from kyrios_qbo import dead_letters, store
 from kyrios_qbo import tokens as token_vault
 from kyrios_qbo.intuit_auth import IntuitAuthError, IntuitUnavailable, IssuedTokens, get_intuit_auth
 from kyrios_qbo.models.qbo import CompanyInfo as QboCompanyInfo
@@ -73,6 +73,8 @@ class Connected:
     realm_id: str
     company_name: str | None
     reconnect: bool
+    resumed: int = 0
+    """Pushes parked because of the connection and sent again now (``dead_letters``)."""
 
 
 # ---------------------------------------------------------------------------------------- 1. start
@@ -219,7 +221,20 @@ def complete_connect(*, ref: str | None, account_id: str, user_id: str) -> Conne
     logger.info("quickbooks connected",
                 extra={"account_id": account_id, "realm_id": realm_id, "reconnect": reconnect})
     token_vault.announce_status(account_id, realm_id, "connected", "connected from Kyrios settings")
-    return Connected(account_id, realm_id, company.company_name, reconnect)
+    return Connected(account_id, realm_id, company.company_name, reconnect, _resume_parked(account_id))
+
+
+def _resume_parked(account_id: str) -> int:
+    """Send again what was parked only because the connection needed renewing (tokens revoked or
+    expired): reconnecting is all it waited for. What was parked for a permanent reason stays until
+    the document changes or the user presses *Retry failed changes*. A failure here never undoes the
+    connection: the user's retry still works."""
+    try:
+        return dead_letters.redrive(account_id, only=dead_letters.because_of_connection).moved
+    except Exception as exc:
+        logger.warning("parked pushes not resumed after connecting",
+                       extra={"account_id": account_id, "error": type(exc).__name__})
+        return 0
 
 
 def _refuse_conflicts_early(account_id: str, realm_id: str) -> None:

@@ -71,7 +71,7 @@ def test_malformed_event_is_parked_with_its_reason_and_writes_nothing(
         assert entry.outcome == "failed" and "cannot read" in entry.message
 
 
-def test_needs_reconnect_parks_then_reconnect_and_redrive_push_exactly_once(
+def test_needs_reconnect_parks_then_reconnecting_resumes_it_by_itself_exactly_once(
     connect, ctl, run_pusher, sqs, queues, monkeypatch
 ) -> None:
     account = connect("GB")
@@ -95,21 +95,20 @@ def test_needs_reconnect_parks_then_reconnect_and_redrive_push_exactly_once(
     assert record.failed_at and dead_letters_module.because_of_connection(record)
     other = invoice_event("acct-someone-else", currency="GBP", lines=_lines())
     sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=json.dumps(other))
+    # A document QuickBooks refused for its data waits for a change or the user's retry, not a reconnect.
+    refused = _park(account.account_id, dead_letters_module.FailureReason.REJECTED, 1)
 
     # The user reconnects through the UI: api connect → Intuit consent → oauth callback → completion.
     monkeypatch.setenv("OAUTH_REDIRECT_URI", connect_support.REDIRECT_URI)
     monkeypatch.setenv("UI_RETURN_URL", connect_support.UI_RETURN_URL)
     reset_bundle_caches()
-    status, location, outcome = connect_support.connect(account.account_id, account.realm_id)
+    _, location, outcome = connect_support.connect(account.account_id, account.realm_id)
     assert outcome == {"quickbooks": "connected"} and location.startswith(connect_support.UI_RETURN_URL)
     connection = store.get_connection(account.account_id)
     assert connection is not None and connection.status == "connected"
 
-    status, body = connect_support.call_api(
-        "POST", "/integrations/quickbooks/dead-letters/redrive", account.account_id
-    )
-    assert (status, body) == (200, {"redriven": 1, "left": 0}), body
-    assert parked_store.list_parked(account.account_id) == []
+    # Nobody pressed "Retry failed changes": the reconnect alone sent the parked push again.
+    assert [p.body for p in parked_store.list_parked(account.account_id)] == [refused]
     ctl.clear_requests()
     run_pusher()
     run_pusher()  # nothing more to do: the pushed message was acknowledged
@@ -119,7 +118,7 @@ def test_needs_reconnect_parks_then_reconnect_and_redrive_push_exactly_once(
     mapping = store.get_mapping(account.realm_id, "invoice", event["detail"]["invoice"]["id"])
     assert mapping is not None and mapping.applied_version == 1
     left = dead_letters(sqs, queues, timeout=1.0)
-    assert [json.loads(m["Body"])["detail"]["account_id"] for m in left] == ["acct-someone-else"]
+    assert sorted(m["Body"] for m in left) == sorted([json.dumps(other), refused])
 
 
 REDRIVE = "/integrations/quickbooks/dead-letters/redrive"

@@ -56,11 +56,21 @@ _CURRENCY_BY_COUNTRY = {
 }
 
 
+REFUSALS = frozenset({
+    "invalid_state", "state_expired", "access_denied", "intuit_error", "invalid_request",
+    "wrong_account", "wrong_user", "code_rejected", "intuit_unavailable", "company_unavailable",
+    "realm_owned_by_another_account", "already_connected_to_another_company",
+})
+"""Every refusal code of the flow (the settings page has a sentence for each, tested)."""
+
+
 class ConnectError(Exception):
     """The connect flow was refused. ``code`` is stable (the UI maps it to a sentence); ``status`` is
     the HTTP status of the completion's answer."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
+        if code not in REFUSALS:
+            raise ValueError(f"unknown refusal code {code!r}")
         super().__init__(message)
         self.code = code
         self.message = message
@@ -142,6 +152,14 @@ _OTHER_COMPANY_MESSAGE = (
 )
 
 
+_NOT_THE_STARTER = {
+    "wrong_account": "This QuickBooks sign-in was started from another Kyrios account. Nothing was "
+    "connected; start again from your own Kyrios settings.",
+    "wrong_user": "This QuickBooks sign-in was started by another Kyrios user. Nothing was connected; "
+    "whoever connects QuickBooks must start and approve it themselves.",
+}
+
+
 def _returned_for(ref: str | None, account_id: str, user_id: str) -> store.ReturnedAuthorization:
     ref = _clean(ref)
     if ref is None:
@@ -154,26 +172,13 @@ def _returned_for(ref: str | None, account_id: str, user_id: str) -> store.Retur
         raise ConnectError(
             "invalid_state", "This sign-in was already used or is unknown. Start again from Kyrios."
         ) from None
-    if returned.account_id != account_id:
-        logger.warning("connect completion by another account refused",
-                       extra={"account_id": account_id, "realm_id": returned.realm_id})
+    mismatch = ("wrong_account" if returned.account_id != account_id
+                else "wrong_user" if returned.user_id != user_id else None)
+    if mismatch is not None:
+        logger.warning("connect completion refused",
+                       extra={"reason": mismatch, "account_id": account_id, "realm_id": returned.realm_id})
         metrics.add_metric(name="ConnectCompletionRefused", unit="Count", value=1)
-        raise ConnectError(
-            "wrong_account",
-            "This QuickBooks sign-in was started from another Kyrios account. Nothing was connected; "
-            "start again from your own Kyrios settings.",
-            status=403,
-        )
-    if returned.user_id != user_id:
-        logger.warning("connect completion by another user refused",
-                       extra={"account_id": account_id, "realm_id": returned.realm_id})
-        metrics.add_metric(name="ConnectCompletionRefused", unit="Count", value=1)
-        raise ConnectError(
-            "wrong_user",
-            "This QuickBooks sign-in was started by another Kyrios user. Nothing was connected; "
-            "whoever connects QuickBooks must start and approve it themselves.",
-            status=403,
-        )
+        raise ConnectError(mismatch, _NOT_THE_STARTER[mismatch], status=403)
     return returned
 
 

@@ -36,16 +36,11 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 def _reset_cached_clients() -> None:
     """Drop clients/settings cached per container so they pick up the local environment."""
+    from kyrios_qbo import aws_clients
     from kyrios_qbo.config import get_settings
-    from kyrios_qbo.store import _dynamo
 
     get_settings.cache_clear()
-    _dynamo.client.cache_clear()
-    try:
-        from kyrios_qbo import events
-    except ImportError:  # pragma: no cover - events module not present in a partial checkout
-        return
-    events.client.cache_clear()
+    aws_clients.client.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -150,11 +145,11 @@ def drain(sqs: Any) -> Callable[..., list[dict[str, Any]]]:
 def reset_bundle_caches() -> None:
     """Forget what the layer caches per container (settings, app secret, tokens, company details):
     tests change the configuration between modules, as a new deployment would."""
-    from kyrios_qbo import catalog, secrets, tokens
+    from kyrios_qbo import catalog, intuit_app, tokens
     from kyrios_qbo.config import get_settings
 
     get_settings.cache_clear()
-    secrets.forget_cached()
+    intuit_app.forget_cached()
     tokens.forget_cached()
     catalog.forget_companies()
 

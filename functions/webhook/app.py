@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kyrios_qbo import secrets, webhook_intake
+from kyrios_qbo import intuit_app, webhook_intake
 from kyrios_qbo.observability import logger
 
 
@@ -21,6 +21,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body=event.get("body"),
         is_base64_encoded=bool(event.get("isBase64Encoded")),
         headers=event.get("headers"),
-        verifier_token=secrets.get_intuit_app().webhook_verifier_token,
+        verifier_token=intuit_app.get_intuit_app().webhook_verifier_token,
     )
     return answer.to_http()

@@ -9,6 +9,7 @@ import requests
 from intuitlib.exceptions import AuthClientError
 
 from kyrios_qbo.config import ConfigError
+from kyrios_qbo.intuit_app import IntuitApp, parse_app_secret
 from kyrios_qbo.intuit_auth import (
     IntuitAuthError,
     IntuitUnavailable,
@@ -16,7 +17,6 @@ from kyrios_qbo.intuit_auth import (
     IssuedTokens,
     translate_error,
 )
-from kyrios_qbo.secrets import IntuitApp, parse_app_secret
 from tests.fixtures import QBO_SAMPLES
 
 

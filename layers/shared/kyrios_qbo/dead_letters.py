@@ -28,9 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cache
 from typing import Any
 
+from kyrios_qbo import aws_clients
 from kyrios_qbo.config import ConfigError
 from kyrios_qbo.observability import logger
 from kyrios_qbo.store import parked as parked_store
@@ -92,11 +92,8 @@ def because_of_connection(parked: ParkedMessage | DeadLetter) -> bool:
     return reason == FailureReason.RETRIES_EXHAUSTED.value and parked.cause == AUTH_CAUSE
 
 
-@cache
 def _sqs() -> Any:
-    import boto3  # lazily: the API function imports this module for one rarely used route
-
-    return boto3.client("sqs")
+    return aws_clients.client("sqs")
 
 
 def _required_env(name: str) -> str:

@@ -14,11 +14,11 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
 
+from kyrios_qbo import aws_clients
 from kyrios_qbo.config import get_settings
 
 MAX_ENTRIES_PER_CALL = 10
@@ -83,12 +83,9 @@ Publishable = OutgoingEvent | BaseModel | tuple[Any, ...]
 ``(detail_type, detail[, resources])`` tuple."""
 
 
-@cache
 def client() -> Any:
     """The EventBridge client of this container (created on first use)."""
-    import boto3  # lazily: cold starts of paths that never publish stay fast
-
-    return boto3.client("events")
+    return aws_clients.client("events")
 
 
 def to_entry(event: Publishable, source: str, bus_name: str) -> Entry:

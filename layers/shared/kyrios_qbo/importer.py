@@ -40,7 +40,7 @@ from pydantic import (
     field_validator,
 )
 
-from kyrios_qbo import imported_invoices, store
+from kyrios_qbo import aws_clients, imported_invoices, store
 from kyrios_qbo.config import get_settings
 from kyrios_qbo.models.published import ContactIdentity, ImportedLine, InvoiceImported
 from kyrios_qbo.models.qbo import Customer, Invoice
@@ -168,16 +168,10 @@ class ImportCursor(ImportSummary):
 
 
 # ------------------------------------------------------------------------------------------ API side
-_sfn_client: Any = None
 
 
 def _stepfunctions() -> Any:
-    global _sfn_client
-    if _sfn_client is None:
-        import boto3  # lazily: only the API's import routes need it
-
-        _sfn_client = boto3.client("stepfunctions")
-    return _sfn_client
+    return aws_clients.client("stepfunctions")
 
 
 def _require_connected(account_id: str) -> store.Connection:

@@ -27,8 +27,8 @@ from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 
 from kyrios_qbo.config import ConfigError, get_settings
+from kyrios_qbo.intuit_app import IntuitApp, get_intuit_app
 from kyrios_qbo.observability import logger
-from kyrios_qbo.secrets import IntuitApp, get_intuit_app
 
 T = TypeVar("T")
 

@@ -19,9 +19,9 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Literal
 
+from kyrios_qbo import aws_clients
 from kyrios_qbo.config import get_settings
 
 DEDUP_WINDOW_SECONDS = 10
@@ -101,11 +101,8 @@ def parse_nudge(body: str) -> PollNudge:
 # ------------------------------------------------------------------------------------- sending
 
 
-@cache
 def _sqs() -> Any:
-    import boto3  # lazily: the webhook's cold start pays for it only when it has something to send
-
-    return boto3.client("sqs")
+    return aws_clients.client("sqs")
 
 
 class NudgeNotSent(RuntimeError):

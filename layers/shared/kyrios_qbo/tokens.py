@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
-import boto3
-
+from kyrios_qbo import aws_clients
 from kyrios_qbo.config import get_settings
 from kyrios_qbo.intuit_auth import InvalidGrant, IssuedTokens, get_intuit_auth
 from kyrios_qbo.observability import logger, metrics
@@ -85,7 +84,6 @@ class TokenRefreshTimeout(Exception):
 
 
 # ---------------------------------------------------------------------------------------- KMS
-_kms_client: Any = None
 _cache_lock = threading.Lock()
 _plaintexts: OrderedDict[tuple[str, ...], str] = OrderedDict()
 _CACHE_SIZE = 4096
@@ -95,10 +93,7 @@ container does not pay a KMS decrypt per company per tick."""
 
 
 def _kms() -> Any:
-    global _kms_client
-    if _kms_client is None:
-        _kms_client = boto3.client("kms")
-    return _kms_client
+    return aws_clients.client("kms")
 
 
 def _context(account_id: str, realm_id: str, kind: TokenKind) -> dict[str, str]:

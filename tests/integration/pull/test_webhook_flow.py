@@ -325,7 +325,7 @@ def test_real_intuit_vector_is_accepted_when_its_token_is_configured(local_aws: 
     """The handler verifies Intuit's own signed bytes (Java SDK vector) with that vector's token."""
     import boto3
 
-    from kyrios_qbo import secrets
+    from kyrios_qbo import intuit_app
 
     vector = json.loads((QBO_SAMPLES / "webhook-signature-vectors.json").read_text())[0]
     raw = (QBO_SAMPLES / vector["payload_file"]).read_bytes()
@@ -336,7 +336,7 @@ def test_real_intuit_vector_is_accepted_when_its_token_is_configured(local_aws: 
         SecretId=secret_id,
         SecretString=json.dumps({**json.loads(current), "webhook_verifier_token": vector["verifier_token"]}),
     )
-    secrets.forget_cached()
+    intuit_app.forget_cached()
     try:
         ok = call_webhook(raw, {"intuit-signature": vector["intuit_signature"]})
         assert ok["statusCode"] == 200 and json.loads(ok["body"]) == {"nudged": 0, "ignored": 1, "echoes": 0}
@@ -344,7 +344,7 @@ def test_real_intuit_vector_is_accepted_when_its_token_is_configured(local_aws: 
         assert bad["statusCode"] == 401
     finally:
         client.put_secret_value(SecretId=secret_id, SecretString=current)
-        secrets.forget_cached()
+        intuit_app.forget_cached()
 
 
 @pytest.mark.parametrize("name", ["webhook-legacy.json", "webhook-cloudevents.json"])

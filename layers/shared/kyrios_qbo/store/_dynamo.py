@@ -9,9 +9,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, Generic, TypeVar
 
+from kyrios_qbo import aws_clients
 from kyrios_qbo.config import get_settings
 from kyrios_qbo.store.errors import InvalidCursor, InvalidKey, StoreBusy
 
@@ -22,12 +22,9 @@ Item = dict[str, Any]
 MAX_KEY_PART = 512
 
 
-@cache
 def client() -> Any:
     """The DynamoDB client of this container (created on first use; honours ``AWS_ENDPOINT_URL``)."""
-    import boto3  # imported lazily: cold starts of code paths that never touch DynamoDB stay fast
-
-    return boto3.client("dynamodb")
+    return aws_clients.client("dynamodb")
 
 
 def table_name() -> str:

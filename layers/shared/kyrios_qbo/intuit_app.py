@@ -1,8 +1,9 @@
-"""The Intuit app's credentials, read from Secrets Manager once per container.
+"""The Intuit app's credentials, from Secrets Manager through Powertools Parameters.
 
 The secret (``INTUIT_APP_SECRET_ID``) is a JSON object ``{client_id, client_secret,
-webhook_verifier_token}``. It is cached per secret id, so a warm container never calls Secrets
-Manager again; a rotated secret reaches new containers (and this one after :func:`forget_cached`).
+webhook_verifier_token}``. Powertools keeps it for ``SECRET_MAX_AGE_SECONDS``: a warm container
+calls Secrets Manager at most once per that time, and a rotated secret (a new client secret, a new
+webhook verifier token) is picked up within it without a redeploy.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
+from kyrios_qbo import aws_clients
 from kyrios_qbo.config import ConfigError, get_settings
+
+SECRET_MAX_AGE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -27,16 +29,18 @@ class IntuitApp:
 
 
 _lock = threading.Lock()
-_cache: dict[str, IntuitApp] = {}
-_client: Any = None
+_provider: Any = None
+_parsed: dict[str, IntuitApp] = {}  # secret text -> its parsed form (the text changes on rotation)
 
 
-def _secrets_client() -> Any:
-    global _client
-    if _client is None:
-        # AWS_ENDPOINT_URL (local stack) is honoured by botocore itself.
-        _client = boto3.client("secretsmanager")
-    return _client
+def _secrets() -> Any:
+    global _provider
+    with _lock:
+        if _provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            _provider = SecretsProvider(boto3_client=aws_clients.client("secretsmanager"))
+        return _provider
 
 
 def parse_app_secret(secret_string: str) -> IntuitApp:
@@ -58,21 +62,23 @@ def parse_app_secret(secret_string: str) -> IntuitApp:
 
 
 def get_intuit_app() -> IntuitApp:
-    """The app credentials of this deployment (Secrets Manager, cached per secret id)."""
+    """The app credentials of this deployment (at most ``SECRET_MAX_AGE_SECONDS`` old)."""
     secret_id = get_settings().require("intuit_app_secret_id")
-    cached = _cache.get(secret_id)
-    if cached is not None:
-        return cached
-    with _lock:
-        cached = _cache.get(secret_id)
-        if cached is None:
-            answer = _secrets_client().get_secret_value(SecretId=secret_id)
-            cached = parse_app_secret(answer["SecretString"])
-            _cache[secret_id] = cached
-    return cached
+    text = _secrets().get(secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+    if not isinstance(text, str):
+        raise ConfigError("the Intuit app secret must be a SecretString")
+    app = _parsed.get(text)
+    if app is None:
+        app = parse_app_secret(text)
+        with _lock:
+            _parsed.clear()  # only the current value is worth keeping
+            _parsed[text] = app
+    return app
 
 
 def forget_cached() -> None:
-    """Drop cached credentials (after a rotation; tests that change the secret's value)."""
+    """Drop cached credentials (tests that change the secret's value; a rotation to pick up now)."""
     with _lock:
-        _cache.clear()
+        if _provider is not None:
+            _provider.clear_cache()
+        _parsed.clear()

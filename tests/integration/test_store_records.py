@@ -292,6 +292,24 @@ def test_import_progress_is_monotonic_and_finish_is_final(account_id):
         store.update_import_progress(account_id, job.job_id, 50)
 
 
+def test_cancel_keeps_the_running_figures_and_the_step_settles_what_it_did(account_id):
+    job = store.create_import(account_id, {})
+    figures = {"published": 100, "paid": 30}
+    assert store.update_import_progress(account_id, job.job_id, 100, total=300, summary=figures) is True
+    assert store.get_import(account_id, job.job_id).summary == figures
+    assert store.settle_cancelled_import(account_id, job.job_id, 120, {"published": 120}) is False  # running
+
+    done = store.finish_import(account_id, job.job_id, "cancelled", reason="Cancelled by the user.")
+    assert (done.processed, done.summary) == (100, figures)  # the cancel does not touch the figures
+    with pytest.raises(store.ImportNotRunning):
+        store.update_import_progress(account_id, job.job_id, 110, summary={"published": 110})
+    really = {"published": 110, "paid": 33}
+    assert store.settle_cancelled_import(account_id, job.job_id, 110, really) is True
+    settled = store.get_import(account_id, job.job_id)
+    assert (settled.status, settled.processed, settled.summary) == ("cancelled", 110, really)
+    assert store.settle_cancelled_import(account_id, job.job_id, 90, {"published": 90}) is False  # never back
+
+
 def test_missing_import_is_a_typed_error(account_id):
     assert store.get_import(account_id, "nope") is None
     with pytest.raises(store.ImportNotFound):

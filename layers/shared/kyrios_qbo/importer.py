@@ -7,17 +7,20 @@ never invoice data: Step Functions caps payloads at 256 KB):
 
 1. :func:`count_step` — ``count(*)`` of the invoices with ``start <= TxnDate <= end``.
 2. :func:`page_step`, repeated — the next page of at most 1000 invoices ``Id > after_id ORDERBY Id``,
-   their customers in one ``Id IN (...)`` query, ``invoice.imported`` events, the review rule for
-   paid invoices, progress. Keyset paging (not ``STARTPOSITION``): an invoice created, deleted or
-   re-dated during a long import cannot shift the pages, so none is skipped or read twice, and a
-   retried page reads exactly the same rows.
+   then :func:`kyrios_qbo.import_page.import_page`: the customers the invoices do not describe, read
+   once per import, ``invoice.imported`` events in batches, the review rule for paid invoices, and
+   progress every 100 invoices or 2 s, which is also the cancel check. Keyset paging (not
+   ``STARTPOSITION``): an invoice created, deleted or re-dated during a long import cannot shift the
+   pages, so none is skipped or read twice, and a retried page reads exactly the same rows.
 3. :func:`finish_step` / :func:`fail_step` — the job's final status and summary.
 
 Re-running is safe: event ids depend on realm + QBO invoice id only, and each published invoice gets
 a once-marker (:mod:`kyrios_qbo.imported_invoices`), so a re-run or a retried page publishes nothing
 Kyrios has already seen. Invoices the pusher created from Kyrios invoices are never imported back.
 
-Errors leave a step as exceptions whose class names the ASL matches: :class:`QboRetryable` and
+QBO queries: one count, one per page, and customers only where an invoice lacks its customer's name
+or a usable ``BillEmail`` (``ceil(N/1000) + 1`` when every invoice carries both). Errors leave a step
+as exceptions (:mod:`kyrios_qbo.import_errors`) whose class names the ASL matches: :class:`QboRetryable` and
 :class:`AwsRetryable` are retried with back-off, :class:`ImportCancelled` ends the execution quietly,
 anything else is caught and recorded on the job by :func:`fail_step`.
 """
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -36,14 +39,17 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    ValidationError,
     field_validator,
 )
 
 from kyrios_qbo import aws_clients, imported_invoices, store
 from kyrios_qbo.config import get_settings
-from kyrios_qbo.models.published import ContactIdentity, ImportedLine, InvoiceImported
-from kyrios_qbo.models.qbo import Customer, Invoice
+from kyrios_qbo.import_errors import AwsRetryable as AwsRetryable  # the ASL names these: re-exported
+from kyrios_qbo.import_errors import ImportCancelled as ImportCancelled
+from kyrios_qbo.import_errors import ImportStepFailed as ImportStepFailed
+from kyrios_qbo.import_errors import QboRetryable as QboRetryable
+from kyrios_qbo.import_page import import_page
+from kyrios_qbo.models.qbo import Invoice
 from kyrios_qbo.observability import logger
 from kyrios_qbo.qbo_errors import QboError
 from kyrios_qbo.qbo_query import MAX_PAGE_SIZE, Select
@@ -51,7 +57,6 @@ from kyrios_qbo.qbo_query import MAX_PAGE_SIZE, Select
 MAX_SPAN_DAYS = 3653  # ten years, leap days included
 EARLIEST_IMPORT_DATE = date(2000, 1, 1)
 """QuickBooks Online opened in 2000: an earlier date is a typo (year 1, SQL Server's 1753), not books."""
-CUSTOMERS_PER_QUERY = 200  # keeps the GET query URL a few KB long
 _LATEST_TIMEZONE = timedelta(hours=14)  # "today" somewhere on Earth (Kiribati, UTC+14)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -67,22 +72,6 @@ class ImportRequestInvalid(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
-
-
-class QboRetryable(Exception):
-    """QBO throttled us or failed on its side: the state machine retries the step with back-off."""
-
-
-class AwsRetryable(Exception):
-    """DynamoDB or EventBridge was busy or unreachable: the state machine retries the step."""
-
-
-class ImportCancelled(Exception):
-    """The job is no longer running (cancelled through the API): the execution ends quietly."""
-
-
-class ImportStepFailed(Exception):
-    """A permanent failure; the message is the reason shown to the user."""
 
 
 # ------------------------------------------------------------------------------------------ models
@@ -226,10 +215,9 @@ def cancel_import(account_id: str, job_id: str) -> ImportProgress:
         raise store.ImportNotFound(account_id, job_id)
     if job.status != "running":
         raise store.ImportNotRunning(job_id, job.status)
-    # The status first: a step still running sees it and stops instead of recording more progress.
-    job = store.finish_import(
-        account_id, job_id, "cancelled", reason="Cancelled by the user.", summary=job.summary
-    )
+    # The status first: a running step sees it at its next progress update (every 100 invoices or
+    # 2 s), stops publishing and settles the job's figures; they are left as they are here.
+    job = store.finish_import(account_id, job_id, "cancelled", reason="Cancelled by the user.")
     if job.execution_arn:
         try:
             _stepfunctions().stop_execution(executionArn=job.execution_arn, cause="Cancelled by the user.")
@@ -350,9 +338,15 @@ def page_step(cursor: ImportCursor, *, deadline: Deadline = None) -> ImportCurso
             query = query.where("Id", ">", cursor.after_id)
         rows = client.query(query.order_by("Id").max(MAX_PAGE_SIZE))
         invoices = [Invoice.model_validate(row) for row in rows]
-        counts = _import_page(job, client, invoices)
+        counts = import_page(
+            job,
+            client,
+            invoices,
+            processed_before=cursor.processed,
+            before=cursor.summary().model_dump(),
+            total=cursor.total,
+        )
         processed = cursor.processed + len(invoices)
-        store.update_import_progress(job.account_id, job.job_id, processed, max(cursor.total, processed))
     after_id = invoices[-1].id if invoices else cursor.after_id
     updated = {name: getattr(cursor, name) + value for name, value in counts.items()}
     logger.info(
@@ -369,161 +363,6 @@ def page_step(cursor: ImportCursor, *, deadline: Deadline = None) -> ImportCurso
             "done": len(invoices) < MAX_PAGE_SIZE,
         }
     )
-
-
-def _import_page(job: store.ImportJob, client: Any, invoices: Sequence[Invoice]) -> dict[str, int]:
-    """Publish what Kyrios has not seen yet and apply the review rule; counters of this page."""
-    from kyrios_qbo import events, reviews  # lazily: the API side never publishes
-
-    counts = {"published": 0, "already_imported": 0, "from_kyrios": 0, "paid": 0, "review_requests_sent": 0}
-    if not invoices:
-        return counts
-    realm_id = client.realm_id
-    known = imported_invoices.lookup(realm_id, [invoice.id for invoice in invoices])
-    wanted: list[Invoice] = []
-    for invoice in invoices:
-        if invoice.id in known.from_kyrios:
-            counts["from_kyrios"] += 1
-        elif known.imported_by.get(invoice.id, job.job_id) != job.job_id:
-            counts["already_imported"] += 1
-        else:
-            wanted.append(invoice)  # new, or published by this job's earlier attempt at this page
-    customers = _customers(client, {inv.customer_ref.value for inv in wanted if inv.customer_ref})
-    occurred_at = datetime.now(UTC)
-    home_currency = _home_currency(job.account_id)
-    events_out = [
-        _invoice_event(job, realm_id, invoice, customers, home_currency, occurred_at) for invoice in wanted
-    ]
-    to_publish = [e for e in events_out if e.qbo_invoice_id not in known.imported_by]
-    if to_publish:
-        events.publish(to_publish)
-        imported_invoices.record(realm_id, [e.qbo_invoice_id for e in to_publish], job.job_id)
-    counts["published"] = len(events_out)
-
-    send_enabled = bool(job.params.get("send_review_requests"))
-    reviewed_customers: set[str] = set()
-    for invoice, event in zip(wanted, events_out, strict=True):
-        if event.paid_state != "paid":
-            continue
-        counts["paid"] += 1
-        customer_id = event.customer.qbo_customer_id
-        if customer_id in reviewed_customers:
-            continue  # the page's first paid invoice of this contact already decided
-        reviewed_customers.add(customer_id)
-        # When it became paid is not on the invoice; its last change is the closest QBO tells.
-        meta = invoice.meta_data
-        paid_at = meta.last_updated_time if meta and meta.last_updated_time else event.txn_date
-        if reviews.request_review_if_first_paid(
-            account_id=job.account_id,
-            realm_id=realm_id,
-            customer=event.customer,
-            invoice_id=event.qbo_invoice_id,
-            amount=event.total,
-            currency=event.currency,
-            paid_at=paid_at,
-            origin="import",
-            send_enabled=send_enabled,
-        ):
-            counts["review_requests_sent"] += 1
-    return counts
-
-
-def _customers(client: Any, ids: set[str]) -> dict[str, Customer]:
-    """The page's customers, inactive ones included (old invoices often name them), in few queries."""
-    found: dict[str, Customer] = {}
-    ordered = sorted(ids, key=lambda value: (len(value), value))
-    for start in range(0, len(ordered), CUSTOMERS_PER_QUERY):
-        chunk = ordered[start : start + CUSTOMERS_PER_QUERY]
-        query = Select("Customer").where("Id", "IN", chunk).where("Active", "IN", [True, False])
-        query = query.max(MAX_PAGE_SIZE)
-        for row in client.query(query):
-            customer = Customer.model_validate(row)
-            found[customer.id] = customer
-    return found
-
-
-def _home_currency(account_id: str) -> str:
-    connection = store.get_connection(account_id)
-    return (connection.company.currency if connection else None) or "USD"
-
-
-def _valid_email(address: str | None) -> str | None:
-    """QBO keeps whatever was typed; an address Kyrios cannot use is left out, not an error."""
-    if not address:
-        return None
-    try:
-        return ContactIdentity(qbo_customer_id="x", display_name="x", email=address).email
-    except ValidationError:
-        return None
-
-
-def _contact(invoice: Invoice, customers: Mapping[str, Customer]) -> ContactIdentity:
-    ref = invoice.customer_ref
-    if ref is None:
-        raise ImportStepFailed(f"QuickBooks invoice {invoice.id} has no customer")
-    customer = customers.get(ref.value)
-    name = (customer.display_name if customer else None) or ref.name or f"QuickBooks customer {ref.value}"
-    email = _valid_email(customer.email if customer else None)
-    if email is None and invoice.bill_email is not None:
-        email = _valid_email(invoice.bill_email.address)  # the address the invoice was sent to
-    return ContactIdentity(qbo_customer_id=ref.value, display_name=name, email=email)
-
-
-def _lines(invoice: Invoice) -> list[ImportedLine]:
-    lines: list[ImportedLine] = []
-    for line in invoice.line:
-        if line.detail_type == "SalesItemLineDetail":
-            detail = line.sales_item_line_detail
-            qty = detail.qty if detail and detail.qty and detail.qty > 0 else None
-            lines.append(
-                ImportedLine(
-                    description=line.description,
-                    item_name=detail.item_ref.name if detail and detail.item_ref else None,
-                    quantity=qty,
-                    unit_price=detail.unit_price if detail else None,
-                    amount=line.amount or 0,
-                    tax_code=detail.tax_code_ref.value if detail and detail.tax_code_ref else None,
-                )
-            )
-        elif line.detail_type == "DiscountLineDetail" and line.amount:
-            # A discount reduces the total: Kyrios sees it as a negative line.
-            lines.append(ImportedLine(description=line.description or "Discount", amount=-abs(line.amount)))
-    return lines
-
-
-def _invoice_event(
-    job: store.ImportJob,
-    realm_id: str,
-    invoice: Invoice,
-    customers: Mapping[str, Customer],
-    home_currency: str,
-    occurred_at: datetime,
-) -> InvoiceImported:
-    try:
-        total = invoice.total_amt or 0
-        return InvoiceImported(
-            account_id=job.account_id,
-            realm_id=realm_id,
-            occurred_at=occurred_at,
-            import_id=job.job_id,
-            qbo_invoice_id=invoice.id,
-            doc_number=invoice.doc_number,
-            txn_date=invoice.txn_date,
-            due_date=invoice.due_date,
-            currency=invoice.currency_ref.value if invoice.currency_ref else home_currency,
-            customer=_contact(invoice, customers),
-            lines=_lines(invoice),
-            total=total,
-            balance=invoice.balance if invoice.balance is not None else total,
-            paid_state=invoice.paid_state,
-        )
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise ImportStepFailed(
-            f"QuickBooks invoice {invoice.id} (number {invoice.doc_number or '-'}) could not be read: "
-            f"{where} {problem['msg']}. Correct it in QuickBooks and run the import again."
-        ) from None
 
 
 def finish_step(cursor: ImportCursor) -> ImportCursor:

@@ -29,6 +29,8 @@ pk                             sk                               what
                                                                 before the forward one)
 ``REALM#<realm>``              ``EMAIL#<normalised email>``     QBO customer id for the email
 ``REALM#<realm>``              ``RATE#QBO``                     QBO request budget: next due time (``rate``)
+``REALM#<realm>``              ``IMPCUST#<import>#<customer>``  a customer an import read from QBO
+                                                                (``import_customers``, TTL 7 days)
 ``REALM#<realm>``              ``PULLED#<qbo customer id>``     poller's record: indexed email, contact
                                                                 published (``pulled_customers``)
 ``REALM#<realm>``              ``REVIEW#<qbo customer id>``     the contact's one review opportunity
@@ -111,6 +113,7 @@ from kyrios_qbo.store.imports import (
     get_import,
     get_running_import_id,
     list_imports,
+    settle_cancelled_import,
     update_import_progress,
 )
 from kyrios_qbo.store.mappings import (
@@ -225,6 +228,7 @@ __all__ = [
     "renew_lease",
     "reserve_qbo_request",
     "save_tokens",
+    "settle_cancelled_import",
     "unmark",
     "update_import_progress",
     "update_settings",

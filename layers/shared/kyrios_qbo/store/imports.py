@@ -1,4 +1,8 @@
-"""Historical import jobs: at most one running per account, monotonic progress, one final status."""
+"""Historical import jobs: at most one running per account, monotonic progress, one final status.
+
+Progress updates carry the running figures (``summary``) and are conditional on the job still
+running, so each one is also the step's cancel check; a step that finds its job cancelled settles the
+figures of what it did (:func:`settle_cancelled_import`)."""
 
 from __future__ import annotations
 
@@ -145,8 +149,18 @@ def attach_import_execution(account_id: str, job_id: str, execution_arn: str) ->
     )
 
 
-def update_import_progress(account_id: str, job_id: str, processed: int, total: int | None = None) -> bool:
-    """Record progress; False (nothing written) if ``processed`` is below what is stored (a retried step)."""
+def update_import_progress(
+    account_id: str,
+    job_id: str,
+    processed: int,
+    total: int | None = None,
+    summary: Mapping[str, Any] | None = None,
+) -> bool:
+    """Record progress (and the running figures, if given) in one conditional ``UpdateItem``.
+
+    It doubles as the cancel check of a running step: :class:`ImportNotRunning` once the job was
+    cancelled or ended. False (nothing written) if ``processed`` is below what is stored (a retried step).
+    """
     if processed < 0 or (total is not None and total < 0):
         raise ValueError("progress counts cannot be negative")
     sets = "SET #processed = :processed, updated_at = :now" + (
@@ -155,10 +169,42 @@ def update_import_progress(account_id: str, job_id: str, processed: int, total: 
     values: dict[str, Any] = {":processed": db.n(processed)}
     if total is not None:
         values[":total"] = db.n(total)
+    if summary is not None:
+        sets += ", summary = :summary"
+        values[":summary"] = db.json_value(dict(summary))
     try:
         _update_running(account_id, job_id, sets, values, extra_condition="#processed <= :processed")
     except _ProgressBehind:
         return False
+    return True
+
+
+def settle_cancelled_import(
+    account_id: str, job_id: str, processed: int, summary: Mapping[str, Any]
+) -> bool:
+    """A step that found its job cancelled records what it really did up to then (the cancel kept the
+    figures of the last progress update, and the step finished the batch it was publishing).
+
+    False if the job is not cancelled or already records more.
+    """
+    try:
+        db.client().update_item(
+            TableName=db.table_name(),
+            Key=_job_key(account_id, job_id),
+            UpdateExpression="SET #processed = :processed, summary = :summary, updated_at = :now",
+            ConditionExpression="#status = :cancelled AND #processed <= :processed",
+            ExpressionAttributeNames={"#status": "status", "#processed": "processed"},
+            ExpressionAttributeValues={
+                ":processed": db.n(processed),
+                ":summary": db.json_value(dict(summary)),
+                ":cancelled": db.s("cancelled"),
+                ":now": db.s(db.iso_now()),
+            },
+        )
+    except Exception as exc:
+        if db.is_condition_failure(exc):
+            return False
+        raise
     return True
 
 
@@ -173,7 +219,7 @@ def finish_import(
     """Close the job and free the account for the next import.
 
     Finishing again with the same status is a no-op returning the job; finishing a job that already
-    ended differently raises :class:`ImportNotRunning`.
+    ended differently raises :class:`ImportNotRunning`. Without ``summary`` the recorded figures stay.
     """
     if status not in ("succeeded", "failed", "cancelled"):
         raise ValueError(f"not a final import status: {status!r}")
@@ -182,9 +228,11 @@ def finish_import(
         ":status": db.s(status),
         ":running": db.s("running"),
         ":now": db.s(now),
-        ":summary": db.json_value(dict(summary or {})),
     }
-    sets = ["#status = :status", "finished_at = :now", "updated_at = :now", "summary = :summary"]
+    sets = ["#status = :status", "finished_at = :now", "updated_at = :now"]
+    if summary is not None:
+        values[":summary"] = db.json_value(dict(summary))
+        sets.append("summary = :summary")
     if reason:
         values[":reason"] = db.s(reason)
         sets.append("reason = :reason")

@@ -28,7 +28,11 @@ class Options:
     customers: int = 200
 
 
-def _seed(stack: LocalStack, realm_id: str, options: Options, first: date, last: date) -> None:
+def _seed(
+    stack: LocalStack, realm_id: str, options: Options, first: date, last: date, *, bill_email: bool = False
+) -> None:
+    """``options.invoices`` invoices over ``options.customers`` customers (all with an email);
+    ``bill_email``: each invoice carries its customer's email as ``BillEmail`` (an emailed invoice)."""
     control = stack.emulator.control
     people = [
         {"DisplayName": f"Archive {n:04d}", "PrimaryEmailAddr": {"Address": f"archive{n:04d}@example.com"}}
@@ -43,6 +47,11 @@ def _seed(stack: LocalStack, realm_id: str, options: Options, first: date, last:
                 "CustomerRef": {"value": customer_ids[i % options.customers]},
                 "TxnDate": (first + timedelta(days=i * span // max(1, options.invoices - 1))).isoformat(),
                 "DocNumber": f"OLD-{i:05d}",
+                **(
+                    {"BillEmail": {"Address": f"archive{i % options.customers:04d}@example.com"}}
+                    if bill_email
+                    else {}
+                ),
                 "Line": [
                     {
                         "Amount": 100 + i % 50,

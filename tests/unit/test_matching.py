@@ -66,7 +66,7 @@ def test_customer_body_marks_creation_by_kyrios_and_moves_to_readable_names_on_c
         phone="+44 20 1234 5678",
     )
     names = [matching.customer_body(ada, "ada@example.com", attempt)["DisplayName"] for attempt in (1, 2, 3)]
-    assert names == ["Ada Lovelace", "Ada Lovelace (ada@example.com)", "Ada Lovelace (ada@example.com) 2"]
+    assert names == ["Ada Lovelace", "Ada Lovelace (2)", "Ada Lovelace (3)"]  # no personal data added
     body = matching.customer_body(ada, "ada@example.com", 1)
     assert body["Notes"] == matching.CREATED_BY_NOTE
     assert body["PrimaryEmailAddr"] == {"Address": "ada@example.com"}

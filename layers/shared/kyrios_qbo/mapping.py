@@ -174,16 +174,14 @@ def _fit(base: str, suffix: str, limit: int = NAME_LIMIT) -> str:
 
 
 def display_name(name: str | None, email: str | None, attempt: int = 1) -> str:
-    """Customer ``DisplayName`` for attempt n (n grows after each 6240 clash): ``Jane Doe``, then
-    ``Jane Doe (jane@example.com)``, then ``Jane Doe (jane@example.com) 2``… (≤ 100 chars, no ':')."""
+    """Customer ``DisplayName`` for attempt n (n grows after each 6240 clash with a customer, vendor or
+    employee): ``Jane Doe``, then ``Jane Doe (2)``, ``Jane Doe (3)``… (≤ :data:`NAME_LIMIT` characters,
+    no ':'). The suffix carries no personal data: the name is printed on every document the customer
+    receives. The email stands in for the name only when Kyrios has no name at all."""
     if attempt < 1:
         raise ValueError("attempt starts at 1")
     base = _qbo_name(name or "") or _qbo_name(email or "") or "Kyrios customer"
-    if attempt == 1:
-        return _fit(base, "")
-    email_part = f" ({_qbo_name(email)[:60]})" if email else ""
-    counter = f" {attempt - 1}" if attempt > 2 or not email else ""
-    return _fit(base, email_part + counter)
+    return _fit(base, "" if attempt == 1 else f" ({attempt})")
 
 
 def item_name(product: KyriosProduct, attempt: int = 1) -> str:

@@ -74,21 +74,23 @@ def test_email_variants_match_one_customer(connect, run_pusher, ctl) -> None:
     assert _customer_refs(ctl, account.realm_id) == [only["Id"]] * 3
 
 
-def test_display_name_clash_gets_readable_deterministic_suffix(connect, run_pusher, ctl) -> None:
+def test_display_name_clash_gets_a_numbered_suffix_without_personal_data(connect, run_pusher, ctl) -> None:
     account = connect("GB")
-    # Two other people already hold the plain name and the first fallback (QBO answers 6240 for both).
-    ctl.create_customer(account.realm_id, DisplayName="Ada Lovelace", PrimaryEmailAddr={"Address": "a@x.com"})
+    # A vendor holds the plain name and another customer the first fallback (QBO answers 6240 for both:
+    # DisplayName is unique across customers, vendors and employees).
+    ctl.user_action(account.realm_id, "Vendor", "create", {"DisplayName": "Harper Lane"})
     ctl.create_customer(
-        account.realm_id,
-        DisplayName="Ada Lovelace (ada@example.com)",
-        PrimaryEmailAddr={"Address": "b@x.com"},
+        account.realm_id, DisplayName="Harper Lane (2)", PrimaryEmailAddr={"Address": "other@example.com"}
     )
-    run_pusher(_invoice_for(account.account_id, customer("Ada Lovelace", "ada@example.com")))
+    run_pusher(_invoice_for(account.account_id, customer("Harper Lane", "harper.lane@example.com")))
 
-    [created] = _customers_with(ctl, account.realm_id, "ada@example.com")
-    assert created["DisplayName"] == "Ada Lovelace (ada@example.com) 2"
+    [created] = _customers_with(ctl, account.realm_id, "harper.lane@example.com")
+    assert created["DisplayName"] == "Harper Lane (3)"  # printed on every document: no email in it
+    assert "@" not in created["DisplayName"] and "@" not in created.get("PrintOnCheckName", "")
     assert _customer_refs(ctl, account.realm_id) == [created["Id"]]
-    assert len(qbo_objects(ctl, account.realm_id, "Customer")) == 3
+    assert len(qbo_objects(ctl, account.realm_id, "Customer")) == 2
+    attempts = [r for r in ctl.requests(realm=account.realm_id) if r["endpoint"] == "POST customer"]
+    assert len(attempts) == 3  # bounded: one create per candidate name
 
 
 def test_concurrent_events_for_one_new_email_create_exactly_one_customer(connect, ctl, sqs, queues) -> None:

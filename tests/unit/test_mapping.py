@@ -42,6 +42,7 @@ from kyrios_qbo.models.kyrios import (
     parse_kyrios_event,
 )
 from kyrios_qbo.models.qbo import CompanyInfo, TaxAgency, TaxCode, TaxRate
+from kyrios_qbo.money import to_cents
 from kyrios_qbo.tax import TaxPlan, plan_taxes
 from tests.fixtures import QBO_SAMPLES
 
@@ -165,10 +166,12 @@ def test_percent_invoice_discount_and_inexact_line_discount() -> None:
     body = invoice_payload(invoice, refs_for(invoice), plan, GB)
     workbook = body["Line"][1]
     assert workbook["Amount"] == 36.5
+    # Kyrios's quantity stays; the shortest unit price whose product rounds to the net: 3 × 12.166 = 36.498
     assert (workbook["SalesItemLineDetail"]["Qty"], workbook["SalesItemLineDetail"]["UnitPrice"]) == (
-        1.0,
-        36.5,
+        3.0,
+        12.166,
     )
+    assert "discount of 1.00 on 3 × 12.50" in workbook["Description"]
     assert body["Line"][-1]["DiscountLineDetail"] == {"PercentBased": True, "DiscountPercent": 12.5}
     amounts = expected_amounts(invoice, plan)
     # subtotal 229.50 + 36.50 + 9.99 = 275.99; 12.5 % → 34.50 (34.49875)
@@ -445,10 +448,12 @@ def test_properties_of_invoice_payloads(invoice: KyriosInvoice) -> None:
     sales = [line for line in body["Line"] if line["DetailType"] == "SalesItemLineDetail"]
     assert len(sales) == len(invoice.lines)
     assert all(line["SalesItemLineDetail"]["TaxCodeRef"]["value"] for line in sales)
-    for line in sales:  # QBO checks Amount = Qty × UnitPrice
+    for line, kyrios_line in zip(sales, invoice.lines, strict=True):  # QBO: Amount = round(Qty × UnitPrice)
         detail = line["SalesItemLineDetail"]
         product = Decimal(str(detail["Qty"])) * Decimal(str(detail["UnitPrice"]))
-        assert abs(product - Decimal(str(line["Amount"]))) <= Decimal("0.005")
+        assert to_cents(product) == Decimal(str(line["Amount"])).quantize(Decimal("0.01"))
+        if kyrios_line.quantity < 1000:  # a ≤ 5-decimal unit price always fits below 1,000 units
+            assert Decimal(str(detail["Qty"])) == kyrios_line.quantity
     if not invoice.prices_include_tax:
         assert qbo_total(body, amounts.tax_total) == amounts.total
     else:

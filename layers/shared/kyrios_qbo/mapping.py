@@ -7,9 +7,10 @@ Amount rule (what QBO computes, and what the emulator must compute; implemented 
 1. Line gross = round(Qty × UnitPrice).
 2. Line discount (Kyrios has them, QBO lines do not): percent → round(gross × p / 100); amount → the
    amount, capped at gross. Line net = gross − line discount. The QBO line carries the *net*:
-   ``Amount`` = net, and ``Qty``/``UnitPrice`` = the Kyrios quantity and net ÷ quantity when that
-   division is exact within 5 decimals, else ``Qty`` 1 and ``UnitPrice`` = net; the description says
-   which discount was applied. Why not a DiscountLineDetail per line: QBO allows one discount line per
+   ``Amount`` = net, ``Qty`` = the Kyrios quantity and ``UnitPrice`` = the shortest price of 2 to 5
+   decimals with round(Qty × UnitPrice) = net (QBO's 6070 check; one always exists below 1,000 units,
+   else ``Qty`` 1 @ net and the description names quantity × price); the description says which
+   discount was applied and on what. Why not a DiscountLineDetail per line: QBO allows one discount line per
    transaction, applied to the whole subtotal, so per-line discounts can only be expressed in the line.
 3. Subtotal = Σ line nets (QBO's SubTotalLineDetail).
 4. Invoice discount (one ``DiscountLineDetail``): percent → ``PercentBased: true``, ``DiscountPercent`` p,
@@ -26,7 +27,8 @@ Amount rule (what QBO computes, and what the emulator must compute; implemented 
    the group's last rate (sorted by rate key) takes the remainder so the group's tax is G − net.
    Total = subtotal − D (tax never changes an inclusive total). QBO lines get ``TaxInclusiveAmt`` = the
    inclusive line net and ``Amount`` = round(inclusive net × 100 / (100 + R_line)) (*uncertain*: QBO's
-   exact handling of inclusive lines is not documented; the total is what we check).
+   exact handling of inclusive lines is not documented; the total is what we check), with the Kyrios
+   quantity at the net-of-tax unit price as in step 2.
 8. US companies: lines are ``TAX``/``NON`` and QBO's automated sales tax picks the rates, so the expected
    total uses Kyrios' rates and a mismatch means AST disagreed (report it, do not retry).
 
@@ -40,7 +42,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from kyrios_qbo.models.kyrios import (
@@ -74,7 +76,8 @@ PRIVATE_NOTE_LIMIT = 4000
 PUSHED_INVOICE_NOTE = "Kyrios invoice"
 """Start of the PrivateNote of every invoice the pusher creates: the poller and the import use it to
 recognise (and never echo back) invoices that came from Kyrios, even before the id mapping exists."""
-_UNIT_PRICE_PLACES = Decimal("0.00001")
+_UNIT_PRICE_DECIMALS = 5
+"""Most decimals we send in a UnitPrice (QBO keeps more than two; five is what we rely on)."""
 
 
 # ------------------------------------------------------------------------------------ errors
@@ -305,12 +308,19 @@ def _discount_note(line: KyriosLine, amounts: LineAmounts) -> str:
     return f"{what} of {amounts.discount} on {format_rate(line.quantity)} × {line.unit_price}"
 
 
-def _qty_and_price(quantity: Decimal, amount: Decimal) -> tuple[Decimal, Decimal]:
-    """Qty and UnitPrice whose product is exactly ``amount`` (QBO checks Amount = Qty × UnitPrice)."""
-    unit = (amount / quantity).quantize(_UNIT_PRICE_PLACES)
-    if unit * quantity == amount:
-        return quantity, unit.normalize() if unit == unit.to_integral() else unit
-    return Decimal(1), amount
+def _qty_and_price(quantity: Decimal, amount: Decimal) -> tuple[Decimal, Decimal] | None:
+    """Kyrios's ``quantity`` and the shortest UnitPrice (2 to 5 decimals) with round(Qty × UnitPrice) =
+    ``amount`` to the cent, the check behind QBO's 6070 "Amount is not equal to UnitPrice * Qty". Always
+    found when the quantity is below 1,000 (5-decimal prices are then less than a cent apart); None
+    when no such price exists (huge quantities)."""
+    exact = amount / quantity
+    for places in range(2, _UNIT_PRICE_DECIMALS + 1):
+        step = Decimal(1).scaleb(-places)
+        for rounding in (ROUND_FLOOR, ROUND_CEILING):
+            unit = exact.quantize(step, rounding=rounding)
+            if to_cents(unit * quantity) == amount:
+                return quantity, unit.normalize() if unit == unit.to_integral() else unit
+    return None
 
 
 def _sales_line(
@@ -328,12 +338,15 @@ def _sales_line(
         combined = sum((tax.rate_percent for tax in line.taxes), Decimal(0))
         detail["TaxInclusiveAmt"] = _money(amounts.net)
         amount = to_cents(amounts.net * HUNDRED / (HUNDRED + combined))
-    if amounts.discount or amount != amounts.gross:
-        quantity, unit_price = _qty_and_price(line.quantity, amount)
-        if amounts.discount:
-            description = f"{description} ({_discount_note(line, amounts)})"
-    else:
+    if amount == amounts.gross:
         quantity, unit_price = line.quantity, line.unit_price
+    else:  # after a line discount, or net of tax: Kyrios's quantity at the net unit price
+        fitted = _qty_and_price(line.quantity, amount)
+        quantity, unit_price = fitted or (Decimal(1), amount)
+        if fitted is None and not amounts.discount:  # the discount note names quantity × price
+            description = f"{description} ({format_rate(line.quantity)} × {line.unit_price})"
+    if amounts.discount:
+        description = f"{description} ({_discount_note(line, amounts)})"
     detail["Qty"] = as_json_number(quantity)
     detail["UnitPrice"] = as_json_number(unit_price)
     detail["TaxCodeRef"] = {"value": tax_plan.tax_code_for(line.line_id)}

@@ -96,3 +96,36 @@ def test_imported_invoice_is_never_pushed(connect, run_pusher, ctl) -> None:
     assert [r for r in ctl.requests(realm=account.realm_id) if r["method"] == "POST"] == []
     entries = sync_log(account.account_id)
     assert len(entries) == 3 and all(e.outcome == "skipped" and "imported" in e.message for e in entries)
+
+
+# ------------------------------------------------------------------------------------ issue 16
+
+
+def test_documents_from_the_connections_own_second_are_pushed(connect, run_pusher, ctl) -> None:
+    """The boundary is decided at whole seconds (UTC): Kyrios dates documents to the second while
+    ``connected_at`` keeps microseconds."""
+    from kyrios_qbo import store
+    from tests.integration.pusher.conftest import payment_event
+
+    account = connect("GB")
+    connection = store.get_connection(account.account_id)
+    assert connection is not None
+    connected_at = datetime.fromisoformat(connection.connected_at.replace("Z", "+00:00"))
+    same_second = connected_at.replace(microsecond=0)
+    assert same_second < connected_at  # earlier than the connection, at microsecond precision
+    second_before = same_second - timedelta(seconds=1)
+
+    same = invoice_event(account.account_id, currency="GBP", lines=_lines(), number="INV-SAME",
+                         created_at=same_second.isoformat())
+    earlier = invoice_event(account.account_id, currency="GBP", lines=_lines(), number="INV-EARLIER",
+                            created_at=second_before.isoformat())
+    receipt = payment_event(account.account_id, source="calendar", currency="GBP", lines=_lines(),
+                            payment_id="kp_same_second")
+    receipt["detail"]["payment"]["paid_at"] = same_second.isoformat()
+    run_pusher(same, earlier, receipt)
+
+    outcomes = {e.kyrios_id: e.outcome for e in sync_log(account.account_id)}
+    assert outcomes == {same["detail"]["invoice"]["id"]: "ok", earlier["detail"]["invoice"]["id"]: "skipped",
+                        "kp_same_second": "ok"}
+    assert [i["DocNumber"] for i in qbo_objects(ctl, account.realm_id, "Invoice")] == ["INV-SAME"]
+    assert len(qbo_objects(ctl, account.realm_id, "SalesReceipt")) == 1

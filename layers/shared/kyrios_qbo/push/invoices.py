@@ -70,7 +70,7 @@ def _reason_to_skip(ctx: PushContext, invoice: KyriosInvoice) -> str | None:
         return "imported from QuickBooks, so it is never sent back"
     if invoice.status == "draft":
         return "still a draft in Kyrios; it is sent to QuickBooks once it is sent to the customer"
-    if invoice.created_at < ctx.connected_at:
+    if ctx.before_connecting(invoice.created_at):
         return (
             "created in Kyrios before QuickBooks was connected; use the import or enter it in QuickBooks "
             "if it belongs there"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from kyrios_qbo.dead_letters import FailureReason
@@ -88,3 +88,14 @@ class PushContext:
     @property
     def connected_at(self) -> datetime:
         return datetime.fromisoformat(self.connection.connected_at.replace("Z", "+00:00"))
+
+    def before_connecting(self, moment: datetime) -> bool:
+        """Whether a Kyrios document dated ``moment`` (an invoice's ``created_at``, a payment's ``paid_at``)
+        predates the connection. Decided at whole-second precision in UTC, because Kyrios sends seconds
+        while ``connected_at`` keeps microseconds: a document from the connection's own second counts as
+        after it (pushed), one from an earlier second as before (skipped)."""
+        return _whole_second(moment) < _whole_second(self.connected_at)
+
+
+def _whole_second(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)

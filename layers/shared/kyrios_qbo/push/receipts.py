@@ -15,7 +15,7 @@ from kyrios_qbo.push.outcomes import PushContext, PushResult
 
 def push_sales_receipt(ctx: PushContext, event: PaymentCompletedEvent) -> PushResult:
     payment = event.payment
-    if payment.paid_at < ctx.connected_at:
+    if ctx.before_connecting(payment.paid_at):
         return PushResult(
             "skipped", "paid before QuickBooks was connected", "sales_receipt", payment.id
         )

@@ -53,8 +53,17 @@ def status(account_id: str) -> ConnectionStatus:
         currency=connection.company.currency,
         connected_at=_parse_time(connection.connected_at),
         settings=SyncSettings.model_validate(connection.settings),
-        last_sync_at=coordination.cursor_moved_at(connection.realm_id, coordination.POLL_CURSOR),
+        last_sync_at=_last_sync(connection),
     )
+
+
+def _last_sync(connection: store.Connection) -> datetime | None:
+    """The later of the poller's last completed run (its cursor item) and the last successful push
+    (``last_push_at`` on the connection, at most ``store.PUSH_MARK_SECONDS`` stale)."""
+    polled = coordination.cursor_moved_at(connection.realm_id, coordination.POLL_CURSOR)
+    pushed = _parse_time(connection.last_push_at)
+    moments = [moment for moment in (polled, pushed) if moment is not None]
+    return max(moments) if moments else None
 
 
 def update_settings(account_id: str, patch: SettingsPatch) -> ConnectionStatus:

@@ -101,6 +101,73 @@ def test_imported_invoice_is_never_pushed(connect, run_pusher, ctl) -> None:
 # ------------------------------------------------------------------------------------ issue 16
 
 
+def _status(account_id: str) -> dict[str, Any]:
+    status, body = call_api("GET", "/integrations/quickbooks", account_id)
+    assert status == 200, body
+    return dict(body)
+
+
+def test_successful_pushes_move_last_sync_at_once_per_burst(connect, run_pusher, ctl) -> None:
+    from kyrios_qbo import store
+
+    account = connect("GB")
+    assert _status(account.account_id)["last_sync_at"] is None
+    before = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="seconds")
+    run_pusher(  # skipped: not a sync
+        invoice_event(account.account_id, currency="GBP", lines=_lines(), number="INV-S0", created_at=before)
+    )
+    assert _status(account.account_id)["last_sync_at"] is None
+
+    pushed_after = datetime.now(UTC).replace(microsecond=0)
+    run_pusher(invoice_event(account.account_id, currency="GBP", lines=_lines(), number="INV-S1"))
+    [entry, _skipped] = sync_log(account.account_id)
+    assert entry.outcome == "ok"
+    last_sync = _status(account.account_id)["last_sync_at"]
+    assert last_sync is not None and datetime.fromisoformat(last_sync) >= pushed_after
+    first_mark = store.get_connection(account.account_id).last_push_at  # type: ignore[union-attr]
+
+    # A burst: the next push, seconds later, finds a fresh mark on the connection it reads anyway and
+    # writes nothing more for it.
+    run_pusher(invoice_event(account.account_id, currency="GBP", lines=_lines(), number="INV-S2"))
+    assert sync_log(account.account_id)[0].outcome == "ok"
+    assert store.get_connection(account.account_id).last_push_at == first_mark  # type: ignore[union-attr]
+    assert _status(account.account_id)["last_sync_at"] == last_sync
+
+
+def test_unreadable_events_name_the_kyrios_document(connect, run_pusher, sqs, queues) -> None:
+    from tests.integration.pusher.conftest import dead_letters, payment_event
+
+    account = connect("GB")
+    no_lines = invoice_event(account.account_id, currency="GBP", lines=_lines(), number="INV-BAD1")
+    del no_lines["detail"]["invoice"]["lines"]
+    only_id = invoice_event(account.account_id, currency="GBP", lines=_lines())
+    only_id["detail"]["invoice"] = {"id": "inv_only_an_id", "number": 17, "lines": "?"}
+    wrong_types = invoice_event(account.account_id, currency="GBP", lines=_lines())
+    wrong_types["detail"]["invoice"] = {"id": 42, "number": ["INV-X"], "customer": None}
+    not_an_object = invoice_event(account.account_id, currency="GBP", lines=_lines())
+    not_an_object["detail"]["invoice"] = "INV-NOPE"
+    oversized = invoice_event(account.account_id, currency="GBP", lines=_lines())
+    oversized["detail"]["invoice"] = {"id": "x" * 5000, "number": "\x00\x01"}
+    receipt = payment_event(account.account_id, source="order_form", currency="GBP", lines=_lines(),
+                            payment_id="kp_broken")
+    receipt["detail"]["payment"]["amount"] = "not money"
+
+    for event in (no_lines, only_id, wrong_types, not_an_object, oversized, receipt):
+        assert run_pusher(event)[0]["batchItemFailures"] == []  # parked, not retried
+    dead_letters(sqs, queues)
+
+    entries = list(reversed(sync_log(account.account_id)))
+    assert all(e.outcome == "failed" and "cannot read" in e.message for e in entries)
+    assert [(e.entity, e.kyrios_id) for e in entries] == [
+        ("Invoice INV-BAD1", no_lines["detail"]["invoice"]["id"]),
+        ("Invoice inv_only_an_id", "inv_only_an_id"),
+        ("Invoice (unknown document)", None),
+        ("Invoice (unknown document)", None),
+        ("Invoice (unknown document)", None),
+        ("Sales receipt order form payment kp_broken", "kp_broken"),
+    ]
+
+
 def test_documents_from_the_connections_own_second_are_pushed(connect, run_pusher, ctl) -> None:
     """The boundary is decided at whole seconds (UTC): Kyrios dates documents to the second while
     ``connected_at`` keeps microseconds."""

@@ -25,6 +25,8 @@ from kyrios_qbo.dead_letters import AUTH_CAUSE, FailureReason
 from kyrios_qbo.intuit_auth import IntuitAuthError
 from kyrios_qbo.mapping import MappingError
 from kyrios_qbo.models.kyrios import (
+    INVOICE_DETAIL_TYPES,
+    PAYMENT_DETAIL_TYPE,
     InvalidEvent,
     InvoiceSnapshotEvent,
     KyriosEvent,
@@ -58,8 +60,9 @@ def push_event(
     except InvalidEvent as exc:
         account_id = _field(detail, "account_id")
         if account_id:
-            synclog.record(account_id, direction="push", kind=_kind_of(detail_type), kyrios_id=None,
-                           outcome="failed", message=f"Kyrios sent an event we cannot read: {exc}")
+            kind, kyrios_id, label = _raw_subject(detail_type, detail)
+            synclog.record(account_id, direction="push", kind=kind, kyrios_id=kyrios_id, outcome="failed",
+                           message=f"Kyrios sent an event we cannot read: {exc}", label=label)
         raise PushFailure(FailureReason.MALFORMED_EVENT, str(exc), account_id=account_id,
                           event_id=_field(detail, "event_id")) from exc
     subject = _subject(event)
@@ -90,6 +93,8 @@ def push_event(
         if getattr(exc, "retryable", False) or isinstance(exc, store.ConcurrentModification):
             raise _retry_or_give_up(event, subject, exc, final_attempt) from exc
         raise
+    if result.outcome == "ok":
+        _mark_pushed(connection)
     return _report(event, subject, result)
 
 
@@ -106,6 +111,34 @@ def _subject(event: KyriosEvent) -> Subject:
         return Subject("sales_receipt", payment.id, payment.version, label)
     invoice = event.invoice
     return Subject("invoice", invoice.id, invoice.version, invoice.number)
+
+
+def _raw_subject(detail_type: str, detail: Any) -> tuple[str, str | None, str]:
+    """Kind, Kyrios id and label of the document an unreadable event is about, read best-effort from the
+    raw detail (only bounded, non-blank strings are trusted): the sync log must name it whenever it can."""
+    documents = detail if isinstance(detail, dict) else {}
+    payment = detail_type == PAYMENT_DETAIL_TYPE
+    if payment or (detail_type not in INVOICE_DETAIL_TYPES and "payment" in documents):
+        kind, document = "sales_receipt", documents.get("payment")
+    else:
+        kind, document = "invoice", documents.get("invoice")
+    kyrios_id = _field(document, "id")
+    number = _field(document, "number") if kind == "invoice" else None
+    if kyrios_id is None and number is None:
+        return kind, None, "(unknown document)"
+    if kind == "sales_receipt":  # labelled as _subject labels readable events
+        source = _field(document, "source")
+        return kind, kyrios_id, f"{source.replace('_', ' ') + ' ' if source else ''}payment {kyrios_id}"
+    return kind, kyrios_id, number or kyrios_id or ""
+
+
+def _mark_pushed(connection: store.Connection) -> None:
+    """``last_sync_at`` follows successful pushes (cheaply, see ``store.mark_pushed``); bookkeeping that
+    fails must not turn a push that reached QBO into a retried one."""
+    try:
+        store.mark_pushed(connection.account_id, connection.realm_id, connection.last_push_at)
+    except Exception:
+        logger.exception("could not record the push time", extra={"account_id": connection.account_id})
 
 
 # ------------------------------------------------------------------------------------ reporting
@@ -186,10 +219,16 @@ def _seconds_left(deadline: Deadline) -> Callable[[], float]:
     return lambda: until - time.time()
 
 
+_FIELD_LIMIT = 128
+"""Longest raw string taken from an unreadable event (Kyrios ids are at most 128 characters)."""
+
+
 def _field(detail: Any, name: str) -> str | None:
+    """A non-blank, printable string of at most :data:`_FIELD_LIMIT` characters, else None."""
     value = detail.get(name) if isinstance(detail, dict) else None
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _kind_of(detail_type: str) -> str:
-    return "sales_receipt" if detail_type == "payment.completed" else "invoice"
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value or len(value) > _FIELD_LIMIT or not value.isprintable():
+        return None
+    return value

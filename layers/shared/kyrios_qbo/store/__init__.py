@@ -9,7 +9,9 @@ pk                             sk                               what
 =============================  ===============================  ==========================================
 ``ACCOUNT#<account>``          ``CONNECTION``                   connection: status, realm, company,
                                                                 settings, tokens + ``token_version``;
-                                                                ``gsi1pk=CONNECTED`` while connected
+                                                                ``gsi1pk=CONNECTED`` while connected;
+                                                                ``last_push_at``: last successful push
+                                                                (rewritten once a minute at most)
 ``ACCOUNT#<account>``          ``IMPORT_LOCK``                  the running import's id (one at a time)
 ``ACCOUNT#<account>``          ``IMPORT#<time>-<rand>``         import job and progress
 ``ACCOUNT#<account>``          ``LOG#<time>#<rand>``            sync log entry (TTL 30 days)
@@ -62,6 +64,7 @@ from kyrios_qbo.store.connections import (
     get_connection,
     list_connected_accounts,
     mark_needs_reconnect,
+    mark_pushed,
     save_tokens,
     update_settings,
 )
@@ -215,6 +218,7 @@ __all__ = [
     "mapped_qbo_ids",
     "mark_needs_reconnect",
     "mark_once",
+    "mark_pushed",
     "move_customer_email",
     "normalize_email",
     "put_mapping",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kyrios_qbo.store import _dynamo as db
@@ -65,6 +66,8 @@ class Connection:
     status_reason: str | None = None
     tokens: EncryptedTokens | None = field(default=None, repr=False)
     token_version: int = 0
+    last_push_at: str | None = None
+    """When a push last succeeded (ISO; at most :data:`PUSH_MARK_SECONDS` stale, :func:`mark_pushed`)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ def _to_connection(item: db.Item) -> Connection:
         status_reason=db.opt_s(item, "status_reason"),
         tokens=tokens,
         token_version=db.get_int(item, "token_version"),
+        last_push_at=db.opt_s(item, "last_push_at"),
     )
 
 
@@ -207,6 +211,8 @@ def connect(account_id: str, realm_id: str, company: CompanyInfo, tokens: Encryp
         "token_version = if_not_exists(token_version, :zero) + :one",
     ]
     removes = ["status_reason", "disconnected_at"]
+    if not same_company:
+        removes.append("last_push_at")  # another company's pushes are not this one's "last sync"
     for name, value in (
         ("company_name", company.company_name),
         ("country", company.country),
@@ -301,6 +307,50 @@ def save_tokens(account_id: str, tokens: EncryptedTokens, expected_version: int)
         current = db.get_int(old, "token_version") if old else None
         raise TokenVersionConflict(account_id, expected_version, current) from exc
     return db.get_int(answer["Attributes"], "token_version")
+
+
+PUSH_MARK_SECONDS = 60.0
+"""``last_push_at`` is rewritten only when it is older than this: a burst of pushes costs one write."""
+
+
+def mark_pushed(account_id: str, realm_id: str, known: str | None) -> bool:
+    """Record now as the connection's ``last_push_at`` (a push to ``realm_id`` succeeded).
+
+    ``known`` is the ``last_push_at`` of the connection the caller already read: when it is younger than
+    :data:`PUSH_MARK_SECONDS` nothing is sent at all (no read, no write). Otherwise one conditional
+    ``UpdateItem`` that only moves the time forward past the same threshold, so concurrent pushes of a
+    burst write it once; False when nothing was written (recent enough, or the account is no longer
+    connected to that company).
+    """
+    now = db.now()
+    cutoff = now - PUSH_MARK_SECONDS
+    if known is not None:
+        try:
+            if db.parse_iso(known).timestamp() >= cutoff:
+                return False
+        except ValueError:
+            pass  # unreadable: overwrite it
+    moment = datetime.fromtimestamp(now, UTC)
+    try:
+        db.client().update_item(
+            TableName=db.table_name(),
+            Key=_connection_key(account_id),
+            UpdateExpression="SET last_push_at = :now",
+            ConditionExpression="realm_id = :realm AND #status <> :disconnected"
+            " AND (attribute_not_exists(last_push_at) OR last_push_at < :cutoff)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":now": db.s(db.iso(moment)),
+                ":cutoff": db.s(db.iso(datetime.fromtimestamp(cutoff, UTC))),
+                ":realm": db.s(realm_id),
+                ":disconnected": db.s("disconnected"),
+            },
+        )
+    except Exception as exc:
+        if db.is_condition_failure(exc):
+            return False
+        raise
+    return True
 
 
 def mark_needs_reconnect(account_id: str, reason: str) -> bool:

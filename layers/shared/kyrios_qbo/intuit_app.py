@@ -29,18 +29,21 @@ class IntuitApp:
 
 
 _lock = threading.Lock()
-_provider: Any = None
+_provider: tuple[Any, Any] | None = None  # (the boto3 client it was built on, the SecretsProvider)
 _parsed: dict[str, IntuitApp] = {}  # secret text -> its parsed form (the text changes on rotation)
 
 
 def _secrets() -> Any:
+    """The provider over the container's current Secrets Manager client (a new client, e.g. after the
+    local stack re-pointed the layer at another endpoint, gets a new provider)."""
     global _provider
+    client = aws_clients.client("secretsmanager")
     with _lock:
-        if _provider is None:
+        if _provider is None or _provider[0] is not client:
             from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-            _provider = SecretsProvider(boto3_client=aws_clients.client("secretsmanager"))
-        return _provider
+            _provider = (client, SecretsProvider(boto3_client=client))
+        return _provider[1]
 
 
 def parse_app_secret(secret_string: str) -> IntuitApp:
@@ -80,5 +83,5 @@ def forget_cached() -> None:
     """Drop cached credentials (tests that change the secret's value; a rotation to pick up now)."""
     with _lock:
         if _provider is not None:
-            _provider.clear_cache()
+            _provider[1].clear_cache()
         _parsed.clear()

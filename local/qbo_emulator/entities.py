@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from . import faults
+from . import faults, more_entities
 from .jsonfmt import money, plain
 from .specs import SPECS, EntitySpec, currency_ref
 from .state import Company, EmulatorState, Record
@@ -115,8 +115,8 @@ class Books:
                 400, "500", "Unsupported Operation", f"Operation Create is not supported for {entity}."
             )
         body = {k: v for k, v in body.items() if k not in SYSTEM_FIELDS and k != "status"}
-        maker = getattr(self, f"_create_{entity.lower()}")
-        rec: Record = maker(body, created)
+        maker = getattr(self, f"_create_{entity.lower()}", None)
+        rec: Record = maker(body, created) if maker else more_entities.create(self, entity, body, created)
         if emit:
             self._changed(rec, "Create")
         return rec
@@ -144,6 +144,8 @@ class Books:
         updater = getattr(self, f"_update_{entity.lower()}", None)
         if updater is not None:
             updater(rec, given, sparse)
+        elif entity in more_entities.ENTITIES:
+            more_entities.update(self, rec, given, sparse)
         else:
             self._update_generic(rec, given, sparse)
         self.state.touch(self.co, rec)

@@ -420,11 +420,17 @@ DEFAULT_ORDER = {
     "Employee": "DisplayName",
     "Item": "Name",
     "Account": "Name",
+    "PaymentMethod": "Name",
+    "Term": "Name",
+    "Class": "Name",
+    "Department": "Name",
     "TaxCode": "Id",
     "TaxRate": "Id",
     "TaxAgency": "Id",
 }
-ACTIVE_FILTERED = ("Customer", "Vendor", "Employee", "Item", "Account")
+ACTIVE_FILTERED = (
+    "Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod", "Term", "Class", "Department"
+)
 
 
 def run(q: Query, objects: list[dict[str, Any]], tz: Any) -> dict[str, Any]:

@@ -124,6 +124,9 @@ ID_GROUPS = {
     "Invoice": "txn",
     "Payment": "txn",
     "SalesReceipt": "txn",
+    "Estimate": "txn",
+    "CreditMemo": "txn",
+    "Bill": "txn",
 }
 
 

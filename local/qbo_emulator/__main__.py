@@ -20,6 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--no-rate-limits", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--seed",
+        choices=("sandbox", "minimal"),
+        default="sandbox",
+        help="what a new company holds: a fresh Intuit sandbox company's data, or nearly nothing",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     srv = EmulatorServer.create(
@@ -28,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet=not args.verbose,
         time_scale=args.time_scale,
         rate_limits=not args.no_rate_limits,
+        default_seed=args.seed,
     )
     print(f"QBO emulator listening on {srv.url}  discovery: {srv.discovery_url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

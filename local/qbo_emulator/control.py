@@ -66,8 +66,13 @@ class EmulatorControl:
         home_currency: str | None = None,
         multi_currency: bool = False,
         ast_rate: str | None = "8.25",
+        seed: str | None = None,
     ) -> list[dict[str, Any]]:
+        """A new company. ``seed="sandbox"`` fills it like a fresh Intuit sandbox company (customers,
+        invoices, payments, items, accounts, terms, payment methods: sandbox_seed.py); ``"minimal"``
+        gives the nearly empty company tests that count records start from; None: config.default_seed."""
         body = {
+            "seed": seed,
             "realm_id": realm_id,
             "name": name,
             "country": country,

@@ -121,6 +121,8 @@ def register(app: Flask, emu: Emulator) -> None:
         with emu.state.lock:
             if request.method == "POST":
                 spec = CompanySpec.from_dict(_body())
+                if spec.seed not in (None, "sandbox", "minimal"):
+                    raise ControlError("seed must be 'sandbox' or 'minimal'")
                 if spec.realm_id in emu.state.companies:
                     raise ControlError(f"realm {spec.realm_id} exists")
                 add_company(emu, spec)

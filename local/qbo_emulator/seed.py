@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from . import sandbox_seed
 from .entities import Books
 from .oauth import App
 from .specs import ALPHA3, currency_ref
@@ -70,6 +71,9 @@ class CompanySpec:
     multi_currency: bool = False
     ast_rate: str | None = "8.25"
     tz: str | None = None
+    # "sandbox": what a fresh Intuit sandbox company holds; "minimal": nearly empty;
+    # None: EmulatorConfig.default_seed ("sandbox" unless a test fixture asks for "minimal")
+    seed: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CompanySpec:
@@ -81,6 +85,7 @@ class CompanySpec:
             multi_currency=bool(d.get("multi_currency", False)),
             ast_rate=None if d.get("ast_rate", "8.25") is None else str(d.get("ast_rate", "8.25")),
             tz=d.get("tz"),
+            seed=None if d.get("seed") is None else str(d["seed"]),
         )
 
 
@@ -163,6 +168,11 @@ def add_company(emu: Emulator, spec: CompanySpec) -> Company:
         for rate_name, value, code_name in rates:
             rate = books.seed_tax_rate(rate_name, Decimal(value), agency.id)
             books.seed_tax_code(code_name, [rate])
+    kind = spec.seed or emu.config.default_seed
+    if kind == "sandbox":
+        sandbox_seed.seed(books, co)
+    elif kind != "minimal":
+        raise ValueError(f"seed must be 'sandbox' or 'minimal', not {kind!r}")
     return co
 
 

@@ -94,6 +94,9 @@ class EmulatorConfig:
     cdc_lookback_days: int = 30
     query_max_results: int = 1000
     batch_max_items: int = 30
+    # what a new company holds when add_company does not say: "sandbox" (a fresh Intuit sandbox
+    # company, sandbox_seed.py) or "minimal" (accounts, item 1 and tax setup only)
+    default_seed: str = "sandbox"
 
     def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():

@@ -38,7 +38,7 @@ def sample(name: str) -> Any:
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorServer]:
-    srv = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False)
+    srv = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False, default_seed="minimal")
     try:
         yield srv
     finally:

@@ -35,7 +35,7 @@ VERIFIER = "emulator-verifier-token"
 def emulator() -> Iterator[Any]:
     from local.qbo_emulator import EmulatorServer
 
-    server = EmulatorServer.start(port=0, rate_limits=False)
+    server = EmulatorServer.start(port=0, rate_limits=False, default_seed="minimal")
     try:
         server.control.register_app(CLIENT_ID, redirect_uris=[REDIRECT_URI])
         yield server

@@ -33,7 +33,7 @@ START, END = date(2024, 1, 1), date(2024, 12, 31)
 # ---------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorServer]:
-    srv = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False)
+    srv = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False, default_seed="minimal")
     # Refresh (if ever needed) must work with the app credentials the bundle reads from Secrets Manager.
     srv.control.register_app(APP_CLIENT_ID, APP_CLIENT_SECRET)
     try:

@@ -139,7 +139,7 @@ def tokens_for(server: Any, realm: str) -> EmulatorTokens:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
     # The emulator's own throttle is off for most tests (fault injection drives 429s deterministically).
-    srv = EmulatorServer.start(port=0, rate_limits=False)
+    srv = EmulatorServer.start(port=0, rate_limits=False, default_seed="minimal")
     try:
         srv.control.add_company(PAGING_REALM, "Paging Test Co", "US")
         yield srv

@@ -31,7 +31,7 @@ def emulator(local_aws: Any) -> Iterator[EmulatorServer]:
     and reconnect talk to it as they would to Intuit)."""
     from tests.integration.test_connect_support import REDIRECT_URI
 
-    srv = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False)
+    srv = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False, default_seed="minimal")
     # Short timeouts so that an injected timeout costs little; the emulator answers in milliseconds.
     env = {"PUSH_MAX_RECEIVES": "5", "HTTP_TIMEOUT_SECONDS": "1"}
     try:

@@ -136,6 +136,17 @@ def malformed_body(reason: str) -> QboError:
     )
 
 
+def json_parse_error() -> QboError:
+    # A body that is not JSON at all: the fault QBO answered in intuit/QuickBooks-V3-DotNET-SDK#376
+    # (2026), code 2010 without an ``element``.
+    return QboError(
+        400,
+        "2010",
+        "Request has invalid or unsupported property",
+        "Property Name:failed to parse json object; a property specified is unsupported or invalid",
+    )
+
+
 def unsupported_operation(relative: str, full_url: str) -> QboError:
     # fault-500-unsupported-operation.json: HTTP 400 with code "500".
     return QboError(

@@ -71,6 +71,10 @@ def line_amount(detail: dict[str, Any], supplied: Any) -> tuple[Decimal, Decimal
     price = plain(detail["UnitPrice"]) if detail.get("UnitPrice") is not None else None
     if price is not None and qty is None and supplied is None:
         qty = Decimal(1)
+    if price is not None and qty is not None and supplied is not None and qty == 0 and price == 0:
+        # Clients send Qty 0 / UnitPrice 0 defaults with the real Amount; QBO accepts the line
+        # and keeps the Amount (issue 20, a third-party client's sandbox tests).
+        return money(supplied), qty, price
     if price is not None and qty is not None:
         computed = money(qty * price)
         if supplied is not None and money(supplied) != computed:

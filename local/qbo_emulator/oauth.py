@@ -10,8 +10,14 @@ Model:
 - access tokens live ``access_ttl_seconds`` (3600); refresh tokens ``refresh_ttl_seconds`` (100 days,
   rolling) with ``x_refresh_token_expires_in``; a 5-year hard limit reported only when the request
   carries ``x-include-refresh-token-hard-expires-in: true``;
-- every refresh rotates the refresh token; the previous value keeps working for
-  ``refresh_grace_seconds`` (then ``invalid_grant``); a refresh stays "in flight" for
+- ``refresh_rotation="daily"`` (default, Intuit's rule): a refresh returns the SAME refresh token value
+  until ``refresh_rotation_seconds`` (24 h) after it was issued, without extending its expiry; the
+  first refresh after that returns a new value and the previous one expires at once (Intuit help
+  article "Validity of Refresh Token", quoted in intuit/QuickBooks-V3-PHP-SDK#454 and #324: "if a new
+  Refresh Token is returned, the previous one expires"; the value "can change every 24-26 hour
+  period", intuit/oauth-jsclient#74). ``refresh_rotation="strict"`` rotates on every refresh (the
+  token-race tests). Either way the previous value keeps working for
+  ``refresh_grace_seconds`` (default 0, then ``invalid_grant``); a refresh stays "in flight" for
   ``refresh_latency_seconds`` (real time) and a second refresh of the same grant during that window
   loses with ``invalid_grant`` (the refresh race of docs/qbo-facts.md);
 - revoking a refresh or access token kills the whole grant (all its tokens).
@@ -78,6 +84,7 @@ class Grant:
     revoked: bool = False
     in_flight_until: float = 0.0
     old_refresh: dict[str, datetime] = field(default_factory=dict)  # old value -> dies at
+    refresh_issued_at: datetime | None = None  # when the current refresh token value was issued
 
 
 @dataclass
@@ -146,6 +153,7 @@ class OAuthStore:
             refresh_expires_at=now + timedelta(seconds=cfg.refresh_ttl_seconds),
             hard_expires_at=now + timedelta(seconds=cfg.refresh_hard_ttl_seconds),
         )
+        grant.refresh_issued_at = now
         self.grants[grant.id] = grant
         self.refresh_index[grant.refresh_token] = grant.id
         return grant, self.new_access(emu, grant)
@@ -459,6 +467,12 @@ def _token(emu: Emulator) -> dict[str, Any]:
                     raise _invalid_grant()
                 # within grace: a new access token, the current refresh token
                 return store.token_response(emu, grant, store.new_access(emu, grant), want_hard)
+            age = now - (grant.refresh_issued_at or now)
+            if cfg.refresh_rotation != "strict" and age < timedelta(seconds=cfg.refresh_rotation_seconds):
+                # Intuit keeps the refresh token value for ~24 h: a new access token, the SAME refresh
+                # token, its expiry not extended (x_refresh_token_expires_in counts down:
+                # intuit/oauth-jsclient#74, IntuitDeveloper/oauth2-nodejs#2)
+                return store.token_response(emu, grant, store.new_access(emu, grant), want_hard)
             if grant.in_flight_until > time.monotonic():
                 raise _invalid_grant()  # lost the race against a concurrent refresh
             grant.in_flight_until = time.monotonic() + cfg.refresh_latency_seconds + 5.0
@@ -471,6 +485,7 @@ def _token(emu: Emulator) -> dict[str, Any]:
             old = grant.refresh_token
             grant.old_refresh[old] = now + timedelta(seconds=cfg.refresh_grace_seconds)
             grant.refresh_token = store._new_refresh()
+            grant.refresh_issued_at = now
             store.refresh_index[grant.refresh_token] = grant.id
             grant.refresh_expires_at = now + timedelta(seconds=cfg.refresh_ttl_seconds)
             return store.token_response(emu, grant, store.new_access(emu, grant), want_hard)

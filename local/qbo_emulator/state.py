@@ -86,6 +86,8 @@ class EmulatorConfig:
     refresh_ttl_seconds: int = 100 * 24 * 3600
     refresh_hard_ttl_seconds: int = 5 * 365 * 24 * 3600
     refresh_grace_seconds: float = 0.0
+    refresh_rotation: str = "daily"  # "daily": Intuit's ~24 h rule (oauth.py); "strict": every refresh
+    refresh_rotation_seconds: float = 24 * 3600.0
     refresh_latency_seconds: float = 0.05  # real seconds a refresh stays "in flight" (race window)
     webhook_batch_window_seconds: float = 0.5  # emulator seconds
     webhook_retry_schedule: list[float] = field(default_factory=lambda: [20.0, 60.0, 300.0, 900.0, 3600.0])

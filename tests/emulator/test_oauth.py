@@ -70,7 +70,8 @@ def test_discovery_document_has_the_sandbox_keys_and_points_here(emulator: Emula
 
 def test_full_round_trip_with_intuitlib(emulator: EmulatorServer) -> None:
     ctl = emulator.control
-    ctl.config(refresh_grace_seconds=120)
+    # strict rotation: a new refresh token on this very refresh (Intuit keeps it ~24 h by default)
+    ctl.config(refresh_grace_seconds=120, refresh_rotation="strict")
     client = auth_client(emulator)
     params = approve(emulator, client, GB_REALM, state="xyz")
     assert params["state"] == "xyz" and params["realmId"] == GB_REALM and params["code"]
@@ -139,6 +140,7 @@ def test_openid_scope_returns_an_id_token_intuitlib_validates(emulator: Emulator
 
 
 def test_refresh_race_exactly_one_wins(emulator: EmulatorServer) -> None:
+    emulator.control.config(refresh_rotation="strict")  # the race is on the rotation itself
     tokens = emulator.control.issue_tokens(US_REALM)
     barrier = threading.Barrier(2)
     results: list[str] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,6 +35,15 @@ from tests.integration.test_connect_support import (  # noqa: F401 - fixtures
 )
 
 pytestmark = pytest.mark.usefixtures("connect_env")
+
+
+@pytest.fixture(autouse=True)
+def strict_rotation(emulator: Any) -> Iterator[None]:
+    """These tests count and follow rotations: a new refresh token on every refresh (Intuit keeps one
+    value for ~24 h, the emulator's default)."""
+    emulator.control.config(refresh_rotation="strict")
+    yield
+    emulator.control.config(refresh_rotation="daily")
 
 
 def _plain_tokens(account_id: str) -> tuple[store.Connection, str, str]:

@@ -8,7 +8,10 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from local.runner import LocalStack
 from tests.integration.pusher.conftest import invoice_event
@@ -21,6 +24,15 @@ from tests.reliability.harness import (
     grant_rotations,
 )
 from tests.reliability.workload import Workload, audit, qbo_state_done
+
+
+@pytest.fixture(autouse=True)
+def strict_rotation(stack: LocalStack) -> Iterator[None]:
+    """Both tests count rotations (``grant_rotations``): a new refresh token on every refresh (Intuit
+    keeps one value for ~24 h, the emulator's default)."""
+    stack.emulator.control.config(refresh_rotation="strict")
+    yield
+    stack.emulator.control.config(refresh_rotation="daily")
 
 
 def _record(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,12 @@ def endpoint_name(method: str, rest: str) -> str:
 
 
 def register(app: Flask, emu: Emulator) -> None:
+    @app.teardown_request
+    def release_rate_slot(_exc: BaseException | None) -> None:
+        realm = g.pop("rate_slot", None)
+        if realm is not None:
+            emu.ratelimiter.done(realm)
+
     @app.route("/v3/company/<realm>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     @app.route("/v3/company/<realm>/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def accounting(realm: str, rest: str = "") -> Response:
@@ -93,6 +99,7 @@ def register(app: Flask, emu: Emulator) -> None:
         is_batch = rest.lower() == "batch"
         if not emu.ratelimiter.allow(realm, is_batch):
             return throttled(emu)
+        g.rate_slot = realm  # in flight until the answer is out (teardown below), injected delays included
         requestid = request.args.get("requestid") or None
         g.requestid = requestid
         if request.method == "POST" and requestid:

@@ -77,7 +77,8 @@ class Clock:
 class EmulatorConfig:
     time_scale: float = 1.0
     rate_limits: bool = True
-    per_second: int = 10
+    per_second: int | None = None  # off: Intuit limits concurrency (max_concurrent), see ratelimit.py
+    max_concurrent: int = 10  # requests in flight per company
     per_minute: int = 500
     batch_per_minute: int = 40
     retry_after: int | None = None  # seconds for a Retry-After header on 429; None = no header

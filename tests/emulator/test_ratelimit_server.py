@@ -59,11 +59,15 @@ def test_batch_limit_and_switch_off() -> None:
         srv.stop()
 
 
-def test_per_second_limit_default_10() -> None:
+def test_per_second_limit_is_an_option() -> None:
     srv = EmulatorServer.start(port=0, rate_limits=True)
     try:
         token = srv.control.issue_tokens(US_REALM)["access_token"]
         srv.control.config(time_scale=0.01)  # freeze-ish: the whole loop fits in one emulator second
+        assert [_get(srv, token) for _ in range(11)] == [200] * 11  # off by default (Intuit: concurrency)
+        srv.control.config(per_second=10)
+        srv.control.reset()
+        token = srv.control.issue_tokens(US_REALM)["access_token"]
         statuses = [_get(srv, token) for _ in range(11)]
         assert statuses.count(200) == 10 and statuses[-1] == 429
     finally:

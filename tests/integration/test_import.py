@@ -433,7 +433,8 @@ def test_empty_range_succeeds_after_one_count_query(
 def test_review_preference_off_and_invoices_from_kyrios(
     emulator: EmulatorServer, sfn: LocalStepFunctions, connected: str, realm_id: str, bus: BusLog
 ) -> None:
-    from kyrios_qbo import reviews, store
+    from kyrios_qbo import store
+    from kyrios_qbo.store import review_opportunities
 
     books = seed_books(emulator, realm_id, spread(9), customers=3)
     pushed = books["invoice_ids"][4]  # created in QBO by the pusher from a Kyrios invoice
@@ -453,7 +454,7 @@ def test_review_preference_off_and_invoices_from_kyrios(
     )
     # The contacts' one review opportunity is used up ("skipped"), as in live sync with the setting off.
     for customer_id in {books["customer_of"][i] for i in paid}:
-        marker = reviews.get_review_marker(realm_id, customer_id)
+        marker = review_opportunities.get_review_marker(realm_id, customer_id)
         assert marker is not None and (marker.state, marker.origin) == ("skipped", "import")
 
 

@@ -10,7 +10,7 @@ a cancel stops publishing within 100 invoices and the job's figures match the ev
 
 The event's contact (QBO customer id, display name, email) comes from the invoice where it carries it
 (``CustomerRef.name`` and a usable ``BillEmail``, the address the invoice was sent to); otherwise from
-the customer, read from QBO once per import (:mod:`kyrios_qbo.import_customers`) in ``Id IN (...)``
+the customer, read from QBO once per import (:mod:`kyrios_qbo.store.import_customers`) in ``Id IN (...)``
 queries of at most 200 ids.
 """
 
@@ -24,11 +24,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kyrios_qbo import import_customers, imported_invoices, store
+from kyrios_qbo import store
 from kyrios_qbo.import_errors import ImportCancelled, ImportStepFailed
 from kyrios_qbo.models.published import ContactIdentity, ImportedLine, InvoiceImported
 from kyrios_qbo.models.qbo import Customer, Invoice
 from kyrios_qbo.qbo_query import MAX_PAGE_SIZE, Select
+from kyrios_qbo.store import import_customers, imported_invoices
 
 PROGRESS_EVERY_INVOICES = 100
 PROGRESS_EVERY_SECONDS = 2.0

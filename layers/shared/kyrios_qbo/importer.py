@@ -15,7 +15,7 @@ never invoice data: Step Functions caps payloads at 256 KB):
 3. :func:`finish_step` / :func:`fail_step` — the job's final status and summary.
 
 Re-running is safe: event ids depend on realm + QBO invoice id only, and each published invoice gets
-a once-marker (:mod:`kyrios_qbo.imported_invoices`), so a re-run or a retried page publishes nothing
+a once-marker (:mod:`kyrios_qbo.store.imported_invoices`), so a re-run or a retried page publishes nothing
 Kyrios has already seen. Invoices the pusher created from Kyrios invoices are never imported back.
 
 QBO queries: one count, one per page, and customers only where an invoice lacks its customer's name
@@ -42,7 +42,7 @@ from pydantic import (
     field_validator,
 )
 
-from kyrios_qbo import aws_clients, imported_invoices, store
+from kyrios_qbo import aws_clients, store
 from kyrios_qbo.config import get_settings
 from kyrios_qbo.import_errors import AwsRetryable as AwsRetryable  # the ASL names these: re-exported
 from kyrios_qbo.import_errors import ImportCancelled as ImportCancelled
@@ -53,6 +53,7 @@ from kyrios_qbo.models.qbo import Invoice
 from kyrios_qbo.observability import logger
 from kyrios_qbo.qbo_errors import QboError
 from kyrios_qbo.qbo_query import MAX_PAGE_SIZE, Select
+from kyrios_qbo.store import imported_invoices
 
 MAX_SPAN_DAYS = 3653  # ten years, leap days included
 EARLIEST_IMPORT_DATE = date(2000, 1, 1)

@@ -55,19 +55,19 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from kyrios_qbo import events, pulled_customers, reviews
+from kyrios_qbo import events, reviews
 from kyrios_qbo.mapping import PUSHED_INVOICE_NOTE
 from kyrios_qbo.matching import CREATED_BY_NOTE
 from kyrios_qbo.models.published import Address, ContactCreated, ContactIdentity
 from kyrios_qbo.models.qbo import Customer, Invoice, QboEntity
 from kyrios_qbo.observability import logger
-from kyrios_qbo.pulled_customers import PulledCustomer
 from kyrios_qbo.qbo_access import NeedsReconnect, NotConnected, client_for
 from kyrios_qbo.qbo_client import CDC_MAX_AGE, CdcWindowExceeded, Deadline, QboClient
 from kyrios_qbo.qbo_errors import QboAuthError, QboNotFound, QboValidationError
 from kyrios_qbo.qbo_query import MAX_PAGE_SIZE, Select
-from kyrios_qbo.store import connections, coordination, mappings
+from kyrios_qbo.store import connections, coordination, mappings, pulled_customers, review_opportunities
 from kyrios_qbo.store.errors import InvalidKey, LeaseHeld
+from kyrios_qbo.store.pulled_customers import PulledCustomer
 
 OVERLAP = timedelta(seconds=120)
 """Re-read this much before the cursor: QBO's and our clocks differ, and QBO's servers among themselves."""
@@ -394,7 +394,7 @@ def request_reviews(
     requested = 0
     for invoice in paid:
         customer_id = invoice.customer_ref.value if invoice.customer_ref else ""
-        if invoice.id in pushed or reviews.review_decided(connection.realm_id, customer_id):
+        if invoice.id in pushed or review_opportunities.review_decided(connection.realm_id, customer_id):
             continue
         customer = _load_customer(client, customer_id, customer_rows)
         if customer is None:

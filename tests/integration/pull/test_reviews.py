@@ -9,7 +9,7 @@ from typing import Any
 
 from kyrios_qbo import nudges, reviews
 from kyrios_qbo.models.published import ContactIdentity
-from kyrios_qbo.store import connections, mappings
+from kyrios_qbo.store import connections, mappings, review_opportunities
 
 from .support import Bus, Company, PollQueue
 
@@ -61,7 +61,7 @@ def test_first_paid_invoice_requests_one_review(
     assert detail["origin"] == "live"
     assert detail["account_id"] == company.account_id
     assert datetime.fromisoformat(detail["paid_at"]) > datetime.now(UTC) - timedelta(minutes=5)
-    marker = reviews.get_review_marker(company.realm_id, customer["Id"])
+    marker = review_opportunities.get_review_marker(company.realm_id, customer["Id"])
     assert marker is not None and (marker.state, marker.invoice_id) == ("sent", first["Id"])
 
     ctl.pay_invoice(company.realm_id, second["Id"])
@@ -80,7 +80,7 @@ def test_setting_off_uses_up_the_opportunity(
     ctl.pay_invoice(company.realm_id, first["Id"])
     _poll(poll_queue, company)
     assert bus("review.requested", 1, timeout=1.0) == []
-    marker = reviews.get_review_marker(company.realm_id, customer["Id"])
+    marker = review_opportunities.get_review_marker(company.realm_id, customer["Id"])
     assert marker is not None and (marker.state, marker.invoice_id) == ("skipped", first["Id"])
 
     connections.update_settings(company.account_id, {"send_review_requests": True})
@@ -95,7 +95,7 @@ def test_partial_payments_do_not_count(ctl: Any, company: Company, poll_queue: P
     ctl.pay_invoice(company.realm_id, invoice["Id"], amount=40)
     _poll(poll_queue, company)
     assert bus("review.requested", 1, timeout=1.0) == []
-    assert reviews.get_review_marker(company.realm_id, customer["Id"]) is None
+    assert review_opportunities.get_review_marker(company.realm_id, customer["Id"]) is None
 
     ctl.pay_invoice(company.realm_id, invoice["Id"])  # the rest
     _poll(poll_queue, company)
@@ -116,7 +116,8 @@ def test_invoices_pushed_from_kyrios_request_no_review(
     ctl.pay_invoice(company.realm_id, mapped["Id"])
     _poll(poll_queue, company)
     assert bus("review.requested", 1, timeout=1.0) == []
-    assert reviews.get_review_marker(company.realm_id, customer["Id"]) is None  # nothing consumed
+    # nothing consumed:
+    assert review_opportunities.get_review_marker(company.realm_id, customer["Id"]) is None
 
     own = _invoice(ctl, company, customer["Id"], 30)  # made in QuickBooks by the user
     ctl.pay_invoice(company.realm_id, own["Id"])
@@ -206,7 +207,7 @@ def test_a_failed_publish_is_retried_with_the_same_claim(
     [message] = poll_queue.receive(company.realm_id, expect=1)
     result = poll_queue.run_poller(message)
     assert result == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
-    marker = reviews.get_review_marker(company.realm_id, customer["Id"])
+    marker = review_opportunities.get_review_marker(company.realm_id, customer["Id"])
     assert marker is not None and (marker.state, marker.invoice_id) == ("pending", invoice["Id"])
 
     monkeypatch.undo()
@@ -214,5 +215,5 @@ def test_a_failed_publish_is_retried_with_the_same_claim(
     [again] = poll_queue.receive(company.realm_id, expect=1)
     assert poll_queue.run_poller(again) == {"batchItemFailures": []}
     assert [e["detail"]["qbo_invoice_id"] for e in bus("review.requested", 2, timeout=3)] == [invoice["Id"]]
-    marker = reviews.get_review_marker(company.realm_id, customer["Id"])
+    marker = review_opportunities.get_review_marker(company.realm_id, customer["Id"])
     assert marker is not None and marker.state == "sent"

@@ -1,6 +1,9 @@
 """Every DynamoDB access pattern of the bundle, each a function named for what it does.
 
-Usage: ``from kyrios_qbo import store`` then ``store.connect(...)``, ``store.claim(...)`` etc.
+Usage: ``from kyrios_qbo import store`` then ``store.connect(...)``, ``store.claim(...)`` etc.; the
+batched access patterns of one feature are submodules (``store.imported_invoices``,
+``store.import_customers``, ``store.pulled_customers``, ``store.review_opportunities``). Nothing
+outside this package touches ``store._dynamo`` (a test checks it).
 
 Single table (``TABLE_NAME``), string keys ``pk``/``sk``, TTL attribute ``expires_at``:
 
@@ -23,7 +26,8 @@ pk                             sk                               what
                                                                 its run's hold (``hold_owner``)
 ``REALM#<realm>``              ``LEASE#<name>``                 lease: owner + ``lease_expires_at``
 ``REALM#<realm>``              ``CLAIM#<key>``                  claim: owner + ``claim_expires_at``
-``REALM#<realm>``              ``ONCE#<marker>``                once-marker
+``REALM#<realm>``              ``ONCE#<marker>``                once-marker (an imported invoice's:
+                                                                ``imported_invoices``)
 ``REALM#<realm>``              ``MAP#<kind>#<kyrios id>``       mapping: qbo_id, sync_token,
                                                                 applied_version; a push's hold:
                                                                 hold_owner + hold_until
@@ -36,7 +40,7 @@ pk                             sk                               what
 ``REALM#<realm>``              ``PULLED#<qbo customer id>``     poller's record: indexed email, contact
                                                                 published (``pulled_customers``)
 ``REALM#<realm>``              ``REVIEW#<qbo customer id>``     the contact's one review opportunity
-                                                                (``reviews``)
+                                                                (``review_opportunities``)
 ``OAUTH_STATE#<state>``        ``STATE``                        Connect flow started: account, user
 ``OAUTH_RETURN#<ref>``         ``RETURN``                       Intuit's answer for it: realm, code
                                                                 (KMS ciphertext) (``oauth_flows``)

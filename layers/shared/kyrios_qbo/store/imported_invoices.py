@@ -2,7 +2,7 @@
 
 A page of the historical import touches up to 1000 invoices: one ``GetItem``/``PutItem`` each would
 cost thousands of DynamoDB round trips per page, so this module reads and writes the same items in
-batches (``store._dynamo.batch_get``/``batch_put``). It uses the store's key layout
+batches (``_dynamo.batch_get``/``batch_put``). It uses the store's key layout
 (:mod:`kyrios_qbo.store`): the once-marker ``REALM#<realm>`` / ``ONCE#invoice-imported:<qbo id>``
 (so ``store.is_marked`` sees it too) with the id of the import that published it, and the reverse
 id mapping ``QMAP#invoice#<qbo id>`` that the pusher writes for invoices it created from Kyrios.

@@ -2,7 +2,7 @@
 
 One poll can see thousands of customers (a CSV import in QBO, a first poll after an outage), and a
 DynamoDB call per customer and purpose would dominate its run time, so everything here is batched
-(``store._dynamo.batch_get``/``batch_put``).
+(``_dynamo.batch_get``/``batch_put``).
 
 Per customer (``REALM#<realm>`` / ``PULLED#<customer id>``): the email the poller last indexed for
 it — needed to remove the old index entry when the email changes or the customer is deleted, since

@@ -5,8 +5,8 @@ A page of the historical import needs a customer only for invoices that do not c
 read from QBO in ``Id IN (...)`` queries, and what was read is kept here so that later pages of the
 same import (other Lambda invocations) do not read them again. Keyed by import (``REALM#<realm>`` /
 ``IMPCUST#<import>#<customer id>``): a new import reads fresh data; the items expire after 7 days.
-Read and written in batches (``store._dynamo.batch_get``/``batch_put``), like
-:mod:`kyrios_qbo.imported_invoices`.
+Read and written in batches (``_dynamo.batch_get``/``batch_put``), like
+:mod:`kyrios_qbo.store.imported_invoices`.
 """
 
 from __future__ import annotations

@@ -12,26 +12,9 @@ from __future__ import annotations
 import json
 import resource
 import sys
-import time
-import uuid
 from typing import Any
 
-
-class ProbeContext:
-    """The parts of Lambda's context object the handlers and Powertools read."""
-
-    def __init__(self, function_name: str, timeout_seconds: float = 120.0) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 128
-        self.aws_request_id = str(uuid.uuid4())
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "probe"
-        self._until = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._until - time.monotonic()) * 1000))
+from local.lambda_context import lambda_context
 
 
 def peak_rss_kb() -> int:
@@ -55,7 +38,8 @@ def main() -> int:
     errors = 0
     for event in job["events"]:
         try:
-            app.lambda_handler(event, ProbeContext(job.get("function_name", "probe")))
+            name = job.get("function_name", "probe")
+            app.lambda_handler(event, lambda_context(name, timeout_seconds=120.0, memory_limit_in_mb=128))
         except Exception:  # a replayed event may be refused (e.g. a used OAuth code); memory still counts
             errors += 1
     peak_kb = peak_rss_kb()

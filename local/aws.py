@@ -31,6 +31,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from local.identity import ACCOUNT_ID, REGION
 from local.template import (
     FUNCTION_TYPE,
     REPO_ROOT,
@@ -43,8 +44,6 @@ from local.template import (
     resources,
 )
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

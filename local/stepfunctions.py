@@ -43,39 +43,11 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 
 from local.aws import ACCOUNT_ID, LOCAL_CREDENTIALS, REGION, LocalResources
+from local.lambda_context import LocalLambdaContext
 from local.template import REPO_ROOT, functions
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
-
-
-# ---------------------------------------------------------------------------- Lambda context
-@dataclass
-class LocalLambdaContext:
-    """The attributes of Lambda's context object that our handlers and Powertools read."""
-
-    function_name: str
-    timeout_seconds: float
-    memory_limit_in_mb: int = 256
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"local/{self.aws_request_id}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        left = self.timeout_seconds - (time.monotonic() - self.started)
-        return max(0, int(left * 1000))
 
 
 # ---------------------------------------------------------------------------- in-process functions

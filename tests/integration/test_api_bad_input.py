@@ -2,7 +2,7 @@
 changes (no setting flipped, no import started, no disconnect). The one body rule is
 ``functions.api.app.BODY_RULES``."""
 
-# Fixtures are imported from test_connect_support, so test parameters "redefine" them:
+# Fixtures are imported from connect_support, so test parameters "redefine" them:
 # ruff: noqa: F811
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from kyrios_qbo import store
-from tests.integration.test_connect_support import (  # noqa: F401 - fixtures
+from local.lambda_context import lambda_context
+from tests.integration.connect_support import (  # noqa: F401 - fixtures
     api_event,
     call_api,
     company,
@@ -22,7 +23,6 @@ from tests.integration.test_connect_support import (  # noqa: F401 - fixtures
     connect_env,
     emulator,
 )
-from tests.lambda_context import lambda_context
 
 pytestmark = pytest.mark.usefixtures("connect_env")
 SETTINGS = "/integrations/quickbooks/settings"

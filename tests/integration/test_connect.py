@@ -1,6 +1,6 @@
 """Connect QuickBooks end to end: the API and callback handlers against local AWS and the emulator."""
 
-# Fixtures are imported from test_connect_support, so test parameters "redefine" them:
+# Fixtures are imported from connect_support, so test parameters "redefine" them:
 # ruff: noqa: F811
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from kyrios_qbo import connect_flow, store, tokens
 from kyrios_qbo.store import coordination
-from tests.integration.test_connect_support import (  # noqa: F401 - fixtures
+from tests.integration.connect_support import (  # noqa: F401 - fixtures
     CLIENT_ID,
     COMPLETE,
     REDIRECT_URI,

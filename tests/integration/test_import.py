@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from local.lambda_context import lambda_context
 from local.qbo_emulator import EmulatorServer
 from local.stepfunctions import LocalStepFunctions, enable
 
@@ -205,22 +206,12 @@ def api_event(method: str, path: str, account_id: str | None, body: Any = None) 
     }
 
 
-class LambdaContext:
-    function_name = "api"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
-
-
 def call_api(
     method: str, path: str, account_id: str | None, body: Any = None
 ) -> tuple[int, dict[str, Any]]:
     from functions.api.app import lambda_handler
 
-    answer = lambda_handler(api_event(method, path, account_id, body), LambdaContext())
+    answer = lambda_handler(api_event(method, path, account_id, body), lambda_context("api"))
     return answer["statusCode"], json.loads(answer["body"] or "{}")
 
 

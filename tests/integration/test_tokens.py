@@ -1,7 +1,7 @@
 """Token refresh against the emulator and local AWS: one refresh per company, rotation persisted first,
 invalid_grant → needs_reconnect, waiters, and no secret in any log line."""
 
-# Fixtures are imported from test_connect_support, so test parameters "redefine" them:
+# Fixtures are imported from connect_support, so test parameters "redefine" them:
 # ruff: noqa: F811
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from kyrios_qbo.qbo_access import NeedsReconnect, NotConnected, open_client
 from kyrios_qbo.store import connections as store
 from kyrios_qbo.store import coordination
 from kyrios_qbo.tokens import LEASE_NAME, TokenProvider, TokenRefreshTimeout
-from tests.integration.test_connect_support import (  # noqa: F401 - fixtures
+from tests.integration.connect_support import (  # noqa: F401 - fixtures
     call_api,
     call_callback,
     company,

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.lambda_context import FakeLambdaContext, lambda_context
+from local.lambda_context import LocalLambdaContext, lambda_context
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,9 @@ class PollQueue:
             "awsRegion": "us-east-1",
         }
 
-    def run_poller(self, message: dict[str, Any], context: FakeLambdaContext | None = None) -> dict[str, Any]:
+    def run_poller(
+        self, message: dict[str, Any], context: LocalLambdaContext | None = None
+    ) -> dict[str, Any]:
         """Invoke the poller with the message as Lambda would; delete it on success, release it on failure."""
         from functions.contact_poller.app import lambda_handler
 

@@ -14,7 +14,7 @@ from kyrios_qbo import nudges, polling
 from kyrios_qbo.connection import status
 from kyrios_qbo.qbo_errors import QboError
 from kyrios_qbo.store import connections, coordination, mappings
-from tests.lambda_context import lambda_context
+from local.lambda_context import lambda_context
 
 from .support import Bus, Company, PollQueue, tick
 

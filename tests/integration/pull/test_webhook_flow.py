@@ -12,9 +12,9 @@ import pytest
 
 from kyrios_qbo import nudges
 from kyrios_qbo.webhooks import expected_signature
+from local.lambda_context import lambda_context
 from local.qbo_emulator import DEFAULT_VERIFIER_TOKEN
 from tests.fixtures import QBO_SAMPLES
-from tests.lambda_context import lambda_context
 
 from .support import Bus, Company, PollQueue, api_gateway_event, call_webhook
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from local.lambda_context import LocalLambdaContext, lambda_context
 from local.qbo_emulator import EmulatorControl, EmulatorServer
 from tests.conftest import bundle_on_emulator
 
@@ -29,7 +30,7 @@ EVENTS = REPO / "events"
 def emulator(local_aws: Any) -> Iterator[EmulatorServer]:
     """The QBO emulator, with the bundle's settings and Intuit app secret pointing at it (token refresh
     and reconnect talk to it as they would to Intuit)."""
-    from tests.integration.test_connect_support import REDIRECT_URI
+    from tests.integration.connect_support import REDIRECT_URI
 
     srv = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False, default_seed="minimal")
     # Short timeouts so that an injected timeout costs little; the emulator answers in milliseconds.
@@ -122,17 +123,8 @@ def reissue(event: dict[str, Any], detail_type: str | None = None, **changes: An
     return copy_
 
 
-class FakeContext:
-    function_name = "PusherFunction"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PusherFunction"
-
-    def __init__(self, seconds: float = 120.0) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self._until = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._until - time.monotonic()) * 1000))
+def _context() -> LocalLambdaContext:
+    return lambda_context("PusherFunction", timeout_seconds=120.0)
 
 
 @dataclass
@@ -201,7 +193,7 @@ def drain_push_queue(
                 break
             continue
         try:
-            response = handler({"Records": [sqs_record(m, queues.push_arn) for m in messages]}, FakeContext())
+            response = handler({"Records": [sqs_record(m, queues.push_arn) for m in messages]}, _context())
         except Exception:  # as Lambda: an invocation error leaves every record of the batch on the queue
             response = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
         responses.append(response)
@@ -229,7 +221,7 @@ def push_concurrently(sqs: Any, queues: Queues, events: list[dict[str, Any]]) ->
 
     def invoke(message: dict[str, Any]) -> None:
         start.wait()
-        response = app.lambda_handler({"Records": [sqs_record(message, queues.push_arn)]}, FakeContext())
+        response = app.lambda_handler({"Records": [sqs_record(message, queues.push_arn)]}, _context())
         if not response["batchItemFailures"]:
             sqs.delete_message(QueueUrl=queues.push_url, ReceiptHandle=message["ReceiptHandle"])
 

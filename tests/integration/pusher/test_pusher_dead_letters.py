@@ -12,7 +12,7 @@ from kyrios_qbo import dead_letters as dead_letters_module
 from kyrios_qbo import store
 from kyrios_qbo.store import parked as parked_store
 from tests.conftest import reset_bundle_caches
-from tests.integration import test_connect_support as connect_support
+from tests.integration import connect_support
 from tests.integration.pusher.conftest import dead_letters, invoice_event, line, qbo_objects, sync_log, writes
 
 

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from local.lambda_context import lambda_context
+from tests.integration.connect_support import api_event, call_api
 from tests.integration.pusher.conftest import invoice_event, line, qbo_objects, reissue, sync_log
-from tests.integration.test_connect_support import api_event, call_api
-from tests.lambda_context import lambda_context
 
 ROUTE = "/integrations/quickbooks/sync-log"
 

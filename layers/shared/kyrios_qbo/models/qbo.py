@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_pascal
@@ -408,26 +408,3 @@ class CompanyInfo(QboEntity):
     def setting(self, name: str) -> str | None:
         """A value from the ``NameValue`` list (e.g. ``OfferingSku``)."""
         return next((item.value for item in self.name_value if item.name == name), None)
-
-
-ENTITY_MODELS: dict[str, type[QboEntity]] = {
-    model.ENTITY: model
-    for model in (
-        Customer,
-        Invoice,
-        SalesReceipt,
-        Estimate,
-        Payment,
-        TaxCode,
-        TaxRate,
-        TaxAgency,
-        Item,
-        Account,
-        CompanyInfo,
-    )
-}
-
-
-def parse_entity(entity: str, data: dict[str, Any]) -> QboEntity:
-    """Parse one QBO entity by its name (``"Invoice"``); unknown names raise ``KeyError``."""
-    return ENTITY_MODELS[entity].model_validate(data)

@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 
+from local.lambda_context import lambda_context
 from tests.conftest import bundle_on_emulator
-from tests.lambda_context import lambda_context
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = REPO_ROOT / "events"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from bench.figures import Figure
 from bench.harness import BenchError, bus_listener, connect, new_realm, running_stack
 from local.demo_steps.actors import QboUser
-from local.runner import LocalStack
+from local.runner import LocalBundle
 
 PROMISE_SECONDS = 300.0
 SCHEDULE_SECONDS = 300.0
@@ -31,7 +31,7 @@ class Options:
     time_scale: float = 60.0
 
 
-def _latencies(stack: LocalStack, samples: int, timeout: float) -> list[float]:
+def _latencies(stack: LocalBundle, samples: int, timeout: float) -> list[float]:
     at = connect(stack, new_realm())
     user = QboUser(stack.emulator.control, at.realm_id)
     listener = bus_listener(stack)

@@ -41,7 +41,7 @@ from bench.harness import (
 from local.demo_steps.actors import KyriosUi, QboUser
 from local.qbo_emulator import DEFAULT_VERIFIER_TOKEN
 from local.qbo_emulator.webhooks import legacy_payload, sign
-from local.runner import WEBHOOK_PATH, LocalStack
+from local.runner import WEBHOOK_PATH, LocalBundle
 from local.template import functions
 
 LAYER_DIR = REPO / "layers" / "shared"
@@ -56,7 +56,7 @@ class Options:
 
 
 # ---------------------------------------------------------------------------- webhook latency
-def _webhook_event(stack: LocalStack, realm_id: str, n: int) -> dict[str, Any]:
+def _webhook_event(stack: LocalBundle, realm_id: str, n: int) -> dict[str, Any]:
     change = {
         "name": "Customer",
         "id": str(1000 + n),
@@ -81,7 +81,7 @@ def _webhook_event(stack: LocalStack, realm_id: str, n: int) -> dict[str, Any]:
     return stack.front_door.build_event(request, route, params, None, f"bench-{n}")
 
 
-def _webhook_latency(stack: LocalStack, realm_id: str, calls: int) -> tuple[float, list[float]]:
+def _webhook_latency(stack: LocalBundle, realm_id: str, calls: int) -> tuple[float, list[float]]:
     webhook = stack.functions["WebhookFunction"]
     stack.poller("ContactPollerFunction").stop()  # the nudges wait on the queue: no polling beside the timing
     events = [_webhook_event(stack, realm_id, n) for n in range(calls + 1)]
@@ -127,7 +127,7 @@ def _median_import(statement: str, code_dir: str | None, repeats: int) -> float:
 
 
 # ---------------------------------------------------------------------------- peak memory
-def _scenario(stack: LocalStack) -> None:
+def _scenario(stack: LocalBundle) -> None:
     """Give every function real events to replay: connect, push, a webhook, a tick, an import."""
     at = connect(stack, new_realm())
     publish_all(stack, at.account_id, documents(10, tag="rss"))
@@ -158,7 +158,7 @@ def _scenario(stack: LocalStack) -> None:
     ui.status()
 
 
-def _peak_rss(stack: LocalStack, function_id: str) -> dict[str, Any]:
+def _peak_rss(stack: LocalBundle, function_id: str) -> dict[str, Any]:
     function = stack.functions[function_id]
     events = [e for e in COUNTERS.recent_events.get(function_id, []) if e is not None]
     job = {

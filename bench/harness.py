@@ -1,6 +1,6 @@
 """What every workload needs: a local stack, a connected company, Kyrios documents, faults, the baseline.
 
-The stack is :class:`local.runner.LocalStack` (template.yaml wired as AWS would); companies are
+The stack is :class:`local.runner.LocalBundle` (template.yaml wired as AWS would); companies are
 connected through the real OAuth flow with the demo's actors (the Kyrios UI and a QuickBooks user).
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 from bench.counting import install
 from local.demo_steps.actors import BusListener, KyriosCore, KyriosUi, QboUser, query_of
 from local.qbo_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from local.runner import CALLBACK_PATH, LocalStack
+from local.runner import CALLBACK_PATH, LocalBundle
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE_PYTHON = REPO / ".venv-bench" / "bin" / "python"
@@ -47,12 +47,12 @@ def quiet() -> None:
 
 
 @contextmanager
-def running_stack(stage: str, **options: Any) -> Iterator[LocalStack]:
+def running_stack(stage: str, **options: Any) -> Iterator[LocalBundle]:
     """A local stack just for one workload (its own stage, so tables and queues are its own)."""
     install()
     options.setdefault("schedule_interval", 3600.0)  # the poller's tick fires only when a workload fires it
     options.setdefault("parameters", {"LogLevel": "ERROR"})
-    stack = LocalStack.start(stage=f"bench{stage}{uuid.uuid4().hex[:4]}", **options)
+    stack = LocalBundle.start(stage=f"bench{stage}{uuid.uuid4().hex[:4]}", **options)
     try:
         yield stack
     finally:
@@ -65,7 +65,7 @@ class Connected:
     realm_id: str
 
 
-def connect(stack: LocalStack, realm_id: str, country: str = "US", name: str | None = None) -> Connected:
+def connect(stack: LocalBundle, realm_id: str, country: str = "US", name: str | None = None) -> Connected:
     """A new emulator company, connected to a new Kyrios account through consent page and callback."""
     control = stack.emulator.control
     if realm_id not in {c["realm_id"] for c in control.companies()}:
@@ -191,7 +191,7 @@ def documents(
     return out
 
 
-def publish_all(stack: LocalStack, account_id: str, docs: list[Document]) -> None:
+def publish_all(stack: LocalBundle, account_id: str, docs: list[Document]) -> None:
     """Put each document's event on the bus as Kyrios core does (one event per document)."""
     core = KyriosCore(stack.client("events"), stack.resources.event_bus_name)
     for doc in docs:
@@ -199,7 +199,7 @@ def publish_all(stack: LocalStack, account_id: str, docs: list[Document]) -> Non
         core.publish(detail_type, detail)
 
 
-def bus_listener(stack: LocalStack) -> BusListener:
+def bus_listener(stack: LocalBundle) -> BusListener:
     return BusListener(stack.client("sqs"), stack.client("events"), stack.resources.event_bus_name)
 
 
@@ -209,7 +209,7 @@ class ResetAfterWrite:
     wrote (connection reset) near ``rate``: the emulator's faults hit "the next N calls", so a thread
     adds one more whenever the company's write count passes the next multiple of 1/rate."""
 
-    def __init__(self, stack: LocalStack, realm_id: str, rate: float, endpoint: str = "invoice") -> None:
+    def __init__(self, stack: LocalBundle, realm_id: str, rate: float, endpoint: str = "invoice") -> None:
         self.control = stack.emulator.control
         self.realm_id = realm_id
         self.every = max(1, round(1 / rate)) if rate > 0 else 0
@@ -254,7 +254,7 @@ def baseline_available() -> bool:
     return BASELINE_PYTHON.exists()
 
 
-def run_baseline(stack: LocalStack, realm_id: str, task: str, timeout: float, **job: Any) -> dict[str, Any]:
+def run_baseline(stack: LocalBundle, realm_id: str, task: str, timeout: float, **job: Any) -> dict[str, Any]:
     """Run a python-quickbooks job (``bench/baseline.py``) in its own virtualenv, with a fresh token."""
     if not baseline_available():
         raise BenchError(

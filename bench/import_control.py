@@ -31,7 +31,7 @@ from bench.harness import BenchError, connect, new_realm, running_stack, wait_fo
 from bench.imports import Options as SeedOptions
 from bench.imports import _query_calls, _seed
 from local.demo_steps.actors import KyriosUi
-from local.runner import LocalStack
+from local.runner import LocalBundle
 
 CUSTOMERS_PER_QUERY = 200  # as kyrios_qbo.import_page reads them
 
@@ -45,7 +45,7 @@ class Options:
 class _BusLog:
     """The ``invoice.imported`` events of one account, as a CloudWatch Logs target stamps them."""
 
-    def __init__(self, stack: LocalStack, account_id: str) -> None:
+    def __init__(self, stack: LocalBundle, account_id: str) -> None:
         suffix = uuid.uuid4().hex[:10]
         self.logs, self.events = stack.client("logs"), stack.client("events")
         self.group, self.rule = f"/bench/import-bus/{suffix}", f"bench-import-bus-{suffix}"
@@ -91,7 +91,7 @@ def _state(ui: KyriosUi, job_id: str) -> dict[str, Any]:
     return answer
 
 
-def _queries(stack: LocalStack, options: Options, bill_email: bool, first: date, last: date) -> int:
+def _queries(stack: LocalBundle, options: Options, bill_email: bool, first: date, last: date) -> int:
     at = connect(stack, new_realm())
     seed = SeedOptions(options.invoices, options.customers)
     _seed(stack, at.realm_id, seed, first, last, bill_email=bill_email)
@@ -111,7 +111,7 @@ def _queries(stack: LocalStack, options: Options, bill_email: bool, first: date,
     return _query_calls(counts_since(control.request_counts(), before), at.realm_id)
 
 
-def _cancel(stack: LocalStack, options: Options, first: date, last: date) -> dict[str, Any]:
+def _cancel(stack: LocalBundle, options: Options, first: date, last: date) -> dict[str, Any]:
     at = connect(stack, new_realm())
     _seed(stack, at.realm_id, SeedOptions(options.invoices, options.customers), first, last, bill_email=True)
     ui = KyriosUi(stack.api_url, stack.dev_token(at.account_id))

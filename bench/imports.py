@@ -17,7 +17,7 @@ from bench.counting import COUNTERS, Snapshot, counts_since, qbo_calls
 from bench.figures import Figure
 from bench.harness import BenchError, connect, new_realm, run_baseline, running_stack, wait_for
 from local.demo_steps.actors import KyriosUi
-from local.runner import LocalStack
+from local.runner import LocalBundle
 
 SEED_CHUNK = 1000
 
@@ -29,7 +29,7 @@ class Options:
 
 
 def _seed(
-    stack: LocalStack, realm_id: str, options: Options, first: date, last: date, *, bill_email: bool = False
+    stack: LocalBundle, realm_id: str, options: Options, first: date, last: date, *, bill_email: bool = False
 ) -> None:
     """``options.invoices`` invoices over ``options.customers`` customers (all with an email);
     ``bill_email``: each invoice carries its customer's email as ``BillEmail`` (an emailed invoice)."""
@@ -73,7 +73,7 @@ def _query_calls(counts: dict[str, dict[str, int]], realm_id: str) -> int:
     return sum(n for endpoint, n in qbo_calls(counts, {realm_id}).items() if endpoint.endswith("query"))
 
 
-def _transitions(stack: LocalStack) -> int:
+def _transitions(stack: LocalBundle) -> int:
     """State transitions of the import executions (what Step Functions standard bills)."""
     sfn = stack.step_functions
     client = sfn.client()
@@ -85,7 +85,7 @@ def _transitions(stack: LocalStack) -> int:
     return total
 
 
-def _ours(stack: LocalStack, account_id: str, realm_id: str, first: date, last: date) -> dict[str, Any]:
+def _ours(stack: LocalBundle, account_id: str, realm_id: str, first: date, last: date) -> dict[str, Any]:
     ui = KyriosUi(stack.api_url, stack.dev_token(account_id))
     control = stack.emulator.control
     before = control.request_counts()
@@ -116,7 +116,7 @@ def _ours(stack: LocalStack, account_id: str, realm_id: str, first: date, last: 
     }
 
 
-def _baseline(stack: LocalStack, realm_id: str, first: date, last: date, page_size: int) -> dict[str, Any]:
+def _baseline(stack: LocalBundle, realm_id: str, first: date, last: date, page_size: int) -> dict[str, Any]:
     control = stack.emulator.control
     before = control.request_counts()
     result = run_baseline(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bench.counting import COUNTERS, Snapshot, counts_since, qbo_calls
 from bench.figures import Figure
 from bench.harness import new_realm, running_stack
-from local.runner import LocalStack
+from local.runner import LocalBundle
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Options:
     workers: int = 4
 
 
-def _connect_directly(stack: LocalStack, count: int) -> set[str]:
+def _connect_directly(stack: LocalBundle, count: int) -> set[str]:
     from kyrios_qbo import store, tokens
     from kyrios_qbo.intuit_auth import IssuedTokens
 
@@ -53,7 +53,7 @@ def _connect_directly(stack: LocalStack, count: int) -> set[str]:
     return realms
 
 
-def _tick(stack: LocalStack, timeout: float) -> float:
+def _tick(stack: LocalBundle, timeout: float) -> float:
     started = time.monotonic()
     stack.schedule("ContactPollerFunction").fire()
     stack.wait_idle(timeout=timeout, settle=0.5)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bench.counting import counts_since, qbo_calls
 from bench.figures import Figure
 from bench.harness import Document, connect, new_realm, publish_all, run_baseline, running_stack
-from local.runner import LocalStack
+from local.runner import LocalBundle
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def _docs(kind: str, cold: int, warm: int, tag: str) -> tuple[list[Document], li
     return [doc(n, n) for n in range(cold)], [doc(cold + n, n % cold) for n in range(warm)]
 
 
-def _ours(stack: LocalStack, account_id: str, realm_id: str, docs: list[Document], one_by_one: bool) -> int:
+def _ours(stack: LocalBundle, account_id: str, realm_id: str, docs: list[Document], one_by_one: bool) -> int:
     control = stack.emulator.control
     before = control.request_counts()
     batches = [[d] for d in docs] if one_by_one else [docs]
@@ -48,7 +48,7 @@ def _ours(stack: LocalStack, account_id: str, realm_id: str, docs: list[Document
     return sum(qbo_calls(counts_since(control.request_counts(), before), {realm_id}).values())
 
 
-def _baseline(stack: LocalStack, realm_id: str, docs: list[Document]) -> int:
+def _baseline(stack: LocalBundle, realm_id: str, docs: list[Document]) -> int:
     control = stack.emulator.control
     before = control.request_counts()
     result = run_baseline(

@@ -27,7 +27,7 @@ from bench.harness import (
     running_stack,
     wait_for,
 )
-from local.runner import LocalStack
+from local.runner import LocalBundle
 
 PER_MINUTE = 500
 
@@ -53,7 +53,7 @@ class Run:
     extra: dict[str, Any]
 
 
-def _outcome(stack: LocalStack, realm_id: str, numbers: set[str]) -> tuple[int, int, int]:
+def _outcome(stack: LocalBundle, realm_id: str, numbers: set[str]) -> tuple[int, int, int]:
     """(distinct invoices of ours in QBO, duplicate invoices, missing invoices)."""
     per_number = Counter(
         i.get("DocNumber")
@@ -64,14 +64,14 @@ def _outcome(stack: LocalStack, realm_id: str, numbers: set[str]) -> tuple[int, 
     return len(per_number), duplicates, len(numbers) - len(per_number)
 
 
-def _traffic(stack: LocalStack, realm_id: str) -> tuple[int, int]:
+def _traffic(stack: LocalBundle, realm_id: str) -> tuple[int, int]:
     """(answered requests, throttled requests) the company saw since the log was cleared."""
     entries = stack.emulator.control.requests(realm=realm_id)
     throttled = sum(1 for e in entries if e["status"] == 429)
     return len(entries) - throttled, throttled
 
 
-def _ours(stack: LocalStack, options: Options, docs: list[Any]) -> tuple[Run, Snapshot]:
+def _ours(stack: LocalBundle, options: Options, docs: list[Any]) -> tuple[Run, Snapshot]:
     at = connect(stack, new_realm())
     numbers = {d.number for d in docs}
     control = stack.emulator.control
@@ -97,7 +97,7 @@ def _ours(stack: LocalStack, options: Options, docs: list[Any]) -> tuple[Run, Sn
     )
 
 
-def _baseline(stack: LocalStack, options: Options, docs: list[Any]) -> Run:
+def _baseline(stack: LocalBundle, options: Options, docs: list[Any]) -> Run:
     realm_id = new_realm()
     stack.emulator.control.add_company(realm_id, "Baseline throughput", "US")
     numbers = {d.number for d in docs}

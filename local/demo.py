@@ -19,7 +19,7 @@ import warnings
 
 from local.demo_steps.report import Report
 from local.demo_steps.story import Story
-from local.runner import LocalStack, print_wiring
+from local.runner import LocalBundle, print_wiring
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(report: Report, args: argparse.Namespace) -> bool:
     started = time.monotonic()
-    stack = LocalStack.start(
+    stack = LocalBundle.start(
         stage="demo",
         time_scale=args.time_scale,
         schedule_interval=args.schedule_interval,

@@ -1,6 +1,6 @@
 """The whole bundle on 127.0.0.1, wired from template.yaml as AWS would wire it (no Docker).
 
-    stack = LocalStack.start(time_scale=60, schedule_interval=2)   # threads, free ports
+    stack = LocalBundle.start(time_scale=60, schedule_interval=2)   # threads, free ports
     stack.api_url, stack.emulator.url, stack.moto_url, stack.dev_token("acct-demo")
     stack.wiring()                                                  # what is wired to what
     stack.stop()
@@ -198,8 +198,9 @@ class Invocation:
 
 
 @dataclass
-class LocalStack:
-    """Handle on a running local stack; see the module docstring."""
+class LocalBundle:
+    """Handle on the bundle running locally (not the LocalStack product: moto, the emulator and our own
+    runner); see the module docstring."""
 
     template: dict[str, Any]
     moto: LocalMotoServer
@@ -234,7 +235,7 @@ class LocalStack:
         parameters: Mapping[str, Any] | None = None,
         template_path: Path | str | None = None,
         emulator_seed: str = "minimal",
-    ) -> LocalStack:
+    ) -> LocalBundle:
         """Start everything in background threads and return once it serves.
 
         ``time_scale``: emulator seconds per real second (token lifetimes, webhook batching, rate
@@ -359,7 +360,7 @@ class LocalStack:
         os.environ.update(self._saved_environ)
         clear_layer_caches()
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> LocalBundle:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -651,7 +652,7 @@ def _point_emulator_app_at(emulator: EmulatorServer, front_door_url: str) -> Non
     )
 
 
-def print_wiring(stack: LocalStack, out: Any = None) -> None:
+def print_wiring(stack: LocalBundle, out: Any = None) -> None:
     stream = out or sys.stdout
     for row in stack.wiring():
         details = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("kind", "key"))
@@ -687,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    stack = LocalStack.start(
+    stack = LocalBundle.start(
         stage=args.stage,
         time_scale=args.time_scale,
         schedule_interval=args.schedule_interval,

@@ -1,4 +1,4 @@
-"""The product story, step by step, against a running :class:`local.runner.LocalStack`.
+"""The product story, step by step, against a running :class:`local.runner.LocalBundle`.
 
 Two companies: a US one (automated sales tax) and a GB one (VAT codes). Everything goes through
 public surfaces: the front door (as the Kyrios UI), the emulator's consent page and control API
@@ -24,7 +24,7 @@ from local.demo_steps.actors import (
 )
 from local.demo_steps.report import Report, StepFailed, StepResult, wait_until
 from local.qbo_emulator import GB_REALM, US_REALM
-from local.runner import LocalStack
+from local.runner import LocalBundle
 
 US_ACCOUNT = "acct-demo-us"
 GB_ACCOUNT = "acct-demo-gb"
@@ -44,7 +44,7 @@ class Company:
 
 @dataclass
 class Story:
-    stack: LocalStack
+    stack: LocalBundle
     report: Report
     companies: dict[str, Company] = field(default_factory=dict)
     core: KyriosCore | None = None

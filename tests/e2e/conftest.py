@@ -1,6 +1,6 @@
 """Browser tests of the QuickBooks settings page (``ui/``) against the whole local stack.
 
-- ``stack`` (module): :class:`local.runner.LocalStack` — moto, the QBO emulator, the front door with
+- ``stack`` (module): :class:`local.runner.LocalBundle` — moto, the QBO emulator, the front door with
   every route of template.yaml — with the page mounted under ``/ui/`` on the front door's origin and
   ``UiReturnUrl`` pointing at it, so the OAuth callback brings the browser back to the page.
 - ``browser`` (module): headless Chromium from the OS (``/usr/bin/chromium``, or
@@ -53,14 +53,14 @@ def stack() -> Iterator[Any]:
         pytest.fail(f"browser tests are required here (KYRIOS_E2E_REQUIRED), but {missing}")
     if missing:
         pytest.skip(missing)
-    from local.runner import LocalStack
+    from local.runner import LocalBundle
 
     logging.getLogger("local").setLevel(logging.ERROR)
     quiet_metrics = "POWERTOOLS_METRICS_DISABLED" not in os.environ
     if quiet_metrics:  # EMF lines on stdout say nothing to a browser test
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     # The runner serves ui/ under /ui/ and points the OAuth callback's return URL at it.
-    started = LocalStack.start(
+    started = LocalBundle.start(
         stage="e2e",
         sqs_time_scale=0.003,  # a push handed back to SQS is retried within a second or two
         parameters={"LogLevel": "ERROR"},

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from local.devtoken import InvalidToken, make_token, template_issuer_and_audiences, verify_token
-from local.runner import LocalStack, WiringError, merged_environment
+from local.runner import LocalBundle, WiringError, merged_environment
 from local.sqs_pollers import SqsMapping, SqsPoller
 from local.template import load_template
 
@@ -69,8 +69,8 @@ def wiring_problems(expected: set[tuple[str, str]], wiring: list[dict[str, Any]]
 
 # ---------------------------------------------------------------------------- the stack
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    running = LocalStack.start(
+def stack() -> Iterator[LocalBundle]:
+    running = LocalBundle.start(
         stage=f"rt{uuid.uuid4().hex[:6]}",
         schedule_interval=0.5,
         sqs_time_scale=0.001,
@@ -82,14 +82,14 @@ def stack() -> Iterator[LocalStack]:
         running.stop()
 
 
-def test_every_template_trigger_is_wired(stack: LocalStack) -> None:
+def test_every_template_trigger_is_wired(stack: LocalBundle) -> None:
     problems = wiring_problems(expected_wiring(load_template()), stack.wiring())
     assert problems == []
     functions = {row["key"]: row for row in stack.wiring() if row["kind"] == "function"}
     assert all(row["code"] for row in functions.values()), "every function has its handler file"
 
 
-def test_the_check_reports_a_route_queue_and_rule_the_runner_forgot(stack: LocalStack) -> None:
+def test_the_check_reports_a_route_queue_and_rule_the_runner_forgot(stack: LocalBundle) -> None:
     template = copy.deepcopy(load_template())
     resources = template["Resources"]
     resources["ApiFunction"]["Properties"]["Events"]["Extra"] = {
@@ -121,7 +121,7 @@ def test_the_check_reports_a_route_queue_and_rule_the_runner_forgot(stack: Local
     ]
 
 
-def test_front_door_answers_like_api_gateway_without_a_valid_token(stack: LocalStack) -> None:
+def test_front_door_answers_like_api_gateway_without_a_valid_token(stack: LocalBundle) -> None:
     url = f"{stack.api_url}/integrations/quickbooks"
     issuer, _audiences = template_issuer_and_audiences()
     wrong_audience = make_token("acct-x", issuer=issuer, audience="someone-else")
@@ -151,7 +151,7 @@ def test_front_door_answers_like_api_gateway_without_a_valid_token(stack: LocalS
     assert wrong_method.status_code == 404
 
 
-def test_front_door_builds_payload_2_events_with_the_callers_claims(stack: LocalStack) -> None:
+def test_front_door_builds_payload_2_events_with_the_callers_claims(stack: LocalBundle) -> None:
     account = f"acct-{uuid.uuid4().hex[:8]}"
     answer = requests.get(
         f"{stack.api_url}/integrations/quickbooks/imports/job-42?a=1&a=2&b=x",
@@ -174,7 +174,7 @@ def test_front_door_builds_payload_2_events_with_the_callers_claims(stack: Local
     assert event["isBase64Encoded"] is False
 
 
-def test_binary_bodies_arrive_base64_encoded_and_public_routes_carry_no_claims(stack: LocalStack) -> None:
+def test_binary_bodies_arrive_base64_encoded_and_public_routes_carry_no_claims(stack: LocalBundle) -> None:
     requests.post(
         f"{stack.api_url}/webhooks/intuit",
         data=b"\x00\x01binary",
@@ -187,7 +187,7 @@ def test_binary_bodies_arrive_base64_encoded_and_public_routes_carry_no_claims(s
     assert "authorizer" not in event["requestContext"]
 
 
-def test_eventbridge_rule_delivers_kyrios_events_through_the_push_queue(stack: LocalStack) -> None:
+def test_eventbridge_rule_delivers_kyrios_events_through_the_push_queue(stack: LocalBundle) -> None:
     """moto delivers to the rule's SQS target itself; the poller hands the record to the pusher."""
     event_id = f"evt_{uuid.uuid4().hex[:12]}"
     detail = {
@@ -225,7 +225,7 @@ def test_eventbridge_rule_delivers_kyrios_events_through_the_push_queue(stack: L
     assert json.loads(records[0]["body"])["detail-type"] == "invoice.voided"
 
 
-def test_schedule_fires_the_template_input(stack: LocalStack) -> None:
+def test_schedule_fires_the_template_input(stack: LocalBundle) -> None:
     timer = stack.schedule("ContactPollerFunction")
     fired_before = timer.fired
     deadline = time.monotonic() + 5
@@ -236,7 +236,7 @@ def test_schedule_fires_the_template_input(stack: LocalStack) -> None:
     assert ticks and all(call.error is None for call in ticks)
 
 
-def test_poller_keeps_failed_items_and_sqs_moves_them_to_the_dlq(stack: LocalStack) -> None:
+def test_poller_keeps_failed_items_and_sqs_moves_them_to_the_dlq(stack: LocalBundle) -> None:
     """Partial batch response: only the failed item stays; after maxReceiveCount moto redrives it."""
     sqs = stack.client("sqs")
     suffix = uuid.uuid4().hex[:8]
@@ -288,7 +288,7 @@ def test_poller_keeps_failed_items_and_sqs_moves_them_to_the_dlq(stack: LocalSta
     assert sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages") is None
 
 
-def test_functions_get_the_template_environment_pointed_at_local_services(stack: LocalStack) -> None:
+def test_functions_get_the_template_environment_pointed_at_local_services(stack: LocalBundle) -> None:
     env = stack.environment
     assert env["TABLE_NAME"] == stack.resources.tables["Table"]
     assert env["POLL_QUEUE_URL"] == stack.resources.queues["PollQueue"].url

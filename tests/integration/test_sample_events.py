@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from local.runner import LocalStack
+from local.runner import LocalBundle
 from local.template import functions, load_template
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -23,15 +23,15 @@ SAMPLES = sorted(path.name for path in EVENTS.glob("*.json"))
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    running = LocalStack.start(stage=f"se{uuid.uuid4().hex[:6]}", parameters={"LogLevel": "ERROR"})
+def stack() -> Iterator[LocalBundle]:
+    running = LocalBundle.start(stage=f"se{uuid.uuid4().hex[:6]}", parameters={"LogLevel": "ERROR"})
     try:
         yield running
     finally:
         running.stop()
 
 
-def _sqs_wrap(stack: LocalStack, queue_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def _sqs_wrap(stack: LocalBundle, queue_id: str, body: dict[str, Any]) -> dict[str, Any]:
     return {
         "Records": [
             {
@@ -60,15 +60,15 @@ def _redirect_query(answer: dict[str, Any]) -> str:
     return str(answer["headers"]["Location"]).split("?", 1)[1]
 
 
-Check = Callable[[LocalStack, dict[str, Any], Any], None]
+Check = Callable[[LocalBundle, dict[str, Any], Any], None]
 
 
-def _dlq_empty(stack: LocalStack) -> None:
+def _dlq_empty(stack: LocalBundle) -> None:
     assert stack.queue_depth("PushDeadLetterQueue") == 0
 
 
 # file → (function, how the event is prepared, what must come out)
-EXPECTATIONS: dict[str, tuple[str, Callable[[LocalStack, dict[str, Any]], dict[str, Any]], Check]] = {
+EXPECTATIONS: dict[str, tuple[str, Callable[[LocalBundle, dict[str, Any]], dict[str, Any]], Check]] = {
     "api-connect.json": (
         "ApiFunction",
         lambda s, e: e,
@@ -183,7 +183,7 @@ STEP_ERRORS = {
 
 
 @pytest.mark.parametrize("name", SAMPLES)
-def test_sample_event_through_its_function(stack: LocalStack, name: str) -> None:
+def test_sample_event_through_its_function(stack: LocalBundle, name: str) -> None:
     event = json.loads((EVENTS / name).read_text(encoding="utf-8"))
     if name in STEP_ERRORS:
         with pytest.raises(Exception) as raised:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.runner import LocalStack
+from local.runner import LocalBundle
 from tests.reliability.harness import (
     Counts,
     LogCapture,
@@ -37,10 +37,10 @@ def reliability_profile() -> Profile:
 
 
 @pytest.fixture(scope="package")
-def stack() -> Iterator[LocalStack]:
+def stack() -> Iterator[LocalBundle]:
     """The whole bundle on 127.0.0.1: QBO emulator at real time (tests move its clock when they need
     to), a failed push retried after ~1 s instead of 12 minutes, the schedule every second."""
-    running = LocalStack.start(
+    running = LocalBundle.start(
         stage=f"rel{uuid.uuid4().hex[:6]}",
         time_scale=1.0,
         schedule_interval=1.0,
@@ -57,7 +57,7 @@ def stack() -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="package")
-def log_capture(stack: LocalStack) -> Iterator[LogCapture]:
+def log_capture(stack: LocalBundle) -> Iterator[LogCapture]:
     """Every line the functions log through Powertools, at DEBUG, while the folder runs."""
     from kyrios_qbo.observability import logger
 
@@ -74,7 +74,7 @@ def log_capture(stack: LocalStack) -> Iterator[LogCapture]:
 
 
 @pytest.fixture(scope="package")
-def secret_watch(stack: LocalStack) -> Iterator[SecretWatch]:
+def secret_watch(stack: LocalBundle) -> Iterator[SecretWatch]:
     watch = SecretWatch(stack)
     try:
         yield watch

@@ -2,7 +2,7 @@
 counts they report, the scan of every log line for secrets, a Lambda-timeout "kill" of the pusher,
 and a few actors on top of the demo's (``local.demo_steps.actors``).
 
-Everything goes through public surfaces of a running :class:`local.runner.LocalStack`: the front door
+Everything goes through public surfaces of a running :class:`local.runner.LocalBundle`: the front door
 (UI), the bus (Kyrios core), the emulator's consent page and control API (a QuickBooks user and the
 fault injector). The only private reads are of the in-process emulator's OAuth store, to learn which
 tokens and codes it issued (so the log scan knows what to look for) and how often a grant rotated.
@@ -26,7 +26,7 @@ from typing import Any
 from local.demo_steps.actors import KyriosUi, QboUser
 from local.demo_steps.report import wait_until
 from local.qbo_emulator import DEFAULT_CLIENT_SECRET, DEFAULT_VERIFIER_TOKEN
-from local.runner import LocalStack
+from local.runner import LocalBundle
 
 
 # ---------------------------------------------------------------------------- profile
@@ -104,7 +104,7 @@ class SecretWatch:
     (and once more on demand) and what was seen is kept.
     """
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalBundle) -> None:
         self.emulator = stack.emulator.emulator
         self.known: set[str] = {DEFAULT_CLIENT_SECRET, DEFAULT_VERIFIER_TOKEN}
         self._stop = threading.Event()
@@ -160,7 +160,7 @@ class PusherKiller:
     its writes race with the redelivered copies).
     """
 
-    def __init__(self, stack: LocalStack, rng: random.Random, rate: float, counts: Counts) -> None:
+    def __init__(self, stack: LocalBundle, rng: random.Random, rate: float, counts: Counts) -> None:
         self.poller = stack.poller("PusherFunction")
         self.original = self.poller.invoke
         self.rng = rng
@@ -236,7 +236,9 @@ WRITE_PATHS = {r"/invoice", r"/payment", r"/salesreceipt", r"/customer", r"/item
 class FaultInjector:
     """Seeded random batches of faults through the emulator's control API (count-based rules)."""
 
-    def __init__(self, stack: LocalStack, rng: random.Random, counts: Counts, timeout_seconds: float) -> None:
+    def __init__(
+        self, stack: LocalBundle, rng: random.Random, counts: Counts, timeout_seconds: float
+    ) -> None:
         self.control = stack.emulator.control
         self.rng = rng
         self.counts = counts
@@ -285,7 +287,7 @@ def new_realm() -> str:
     return str(9_300_000_000_000_000 + uuid.uuid4().int % 1_000_000_000_000_000)
 
 
-def connect_company(stack: LocalStack, country: str = "GB", label: str = "rel") -> Company:
+def connect_company(stack: LocalBundle, country: str = "GB", label: str = "rel") -> Company:
     """A new emulator company connected to a new Kyrios account through the real consent flow."""
     control = stack.emulator.control
     realm = new_realm()
@@ -300,7 +302,7 @@ def connect_company(stack: LocalStack, country: str = "GB", label: str = "rel") 
     return Company(account, realm, name, ui, user)
 
 
-def grant_rotations(stack: LocalStack, realm_id: str) -> int:
+def grant_rotations(stack: LocalBundle, realm_id: str) -> int:
     """How many times the live grant of the company rotated its refresh token (= refreshes)."""
     emulator = stack.emulator.emulator
     with emulator.state.lock:
@@ -314,7 +316,7 @@ def disconnect(company: Company) -> None:
 
 
 # ---------------------------------------------------------------------------- queues
-def drain_dead_letters(stack: LocalStack, timeout: float = 1.5) -> list[dict[str, Any]]:
+def drain_dead_letters(stack: LocalBundle, timeout: float = 1.5) -> list[dict[str, Any]]:
     """Take every message off the push DLQ, with attributes."""
     sqs = stack.client("sqs")
     url = stack.resources.queues["PushDeadLetterQueue"].url
@@ -351,7 +353,7 @@ def detail_of(message: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def function_environment(stack: LocalStack, **variables: str) -> Iterator[None]:
+def function_environment(stack: LocalBundle, **variables: str) -> Iterator[None]:
     """Set variables in every function's environment (the runner re-applies it on each invocation)."""
     from kyrios_qbo.config import get_settings
 
@@ -375,7 +377,7 @@ def function_environment(stack: LocalStack, **variables: str) -> Iterator[None]:
         get_settings.cache_clear()
 
 
-def settle(stack: LocalStack, timeout: float = 30.0) -> bool:
+def settle(stack: LocalBundle, timeout: float = 30.0) -> bool:
     stack.emulator.control.wait_webhooks(timeout=5)
     return bool(stack.wait_idle(timeout=timeout))
 

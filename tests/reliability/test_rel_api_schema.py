@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
-from local.runner import LocalStack
+from local.runner import LocalBundle
 from local.template import REPO_ROOT
 from tests.reliability.harness import Company, Counts, connect_company, disconnect, profile
 
@@ -22,7 +22,7 @@ OPENAPI = REPO_ROOT / "openapi.json"
 
 
 @pytest.fixture(scope="module")
-def api_company(stack: LocalStack) -> Iterator[Company]:
+def api_company(stack: LocalBundle) -> Iterator[Company]:
     connected = connect_company(stack, "GB", "schema")
     yield connected
     disconnect(connected)
@@ -44,7 +44,7 @@ schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.N
     suppress_health_check=list(HealthCheck),
 )
 def test_api_answers_match_the_description(
-    case: Any, stack: LocalStack, api_company: Company, counts: Counts
+    case: Any, stack: LocalBundle, api_company: Company, counts: Counts
 ) -> None:
     token = stack.dev_token(api_company.account_id)
     response = case.call(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -78,7 +78,7 @@ def test_every_operation_documents_its_success_answer() -> None:
     ],
 )
 def test_a_multipart_body_without_boundary_is_refused_not_a_500(
-    stack: LocalStack, api_company: Company, method: str, path: str, body: str
+    stack: LocalBundle, api_company: Company, method: str, path: str, body: str
 ) -> None:
     answer = requests.request(
         method,
@@ -107,7 +107,7 @@ BODILESS = [
 ]
 
 
-def _call(stack: LocalStack, company: Company, method: str, path: str, data: bytes | None,
+def _call(stack: LocalBundle, company: Company, method: str, path: str, data: bytes | None,
           headers: dict[str, str] | None = None) -> requests.Response:
     token = stack.dev_token(company.account_id)
     return requests.request(method, stack.api_url + path, data=data, timeout=30,
@@ -124,7 +124,7 @@ def _call(stack: LocalStack, company: Company, method: str, path: str, data: byt
     ],
 )
 def test_a_body_is_exactly_the_documented_object(
-    stack: LocalStack, api_company: Company, counts: Counts, method: str, path: str, body: bytes
+    stack: LocalBundle, api_company: Company, counts: Counts, method: str, path: str, body: bytes
 ) -> None:
     answer = _call(stack, api_company, method, path, body, {"Content-Type": "application/json"})
     counts.add("bad_inputs")
@@ -134,7 +134,7 @@ def test_a_body_is_exactly_the_documented_object(
 
 
 @pytest.fixture(scope="module")
-def bodies_company(stack: LocalStack) -> Iterator[Company]:
+def bodies_company(stack: LocalBundle) -> Iterator[Company]:
     """Its own company: schemathesis' DELETE disconnects ``api_company``."""
     connected = connect_company(stack, "GB", "bodies")
     yield connected
@@ -143,7 +143,7 @@ def bodies_company(stack: LocalStack) -> Iterator[Company]:
 
 @pytest.mark.parametrize(("method", "path"), BODILESS)
 def test_a_body_on_a_route_that_takes_none_is_refused_and_does_nothing(
-    stack: LocalStack, bodies_company: Company, counts: Counts, method: str, path: str
+    stack: LocalBundle, bodies_company: Company, counts: Counts, method: str, path: str
 ) -> None:
     answer = _call(stack, bodies_company, method, path, b"{bad json", {"Content-Type": "application/json"})
     counts.add("bad_inputs")
@@ -154,7 +154,7 @@ def test_a_body_on_a_route_that_takes_none_is_refused_and_does_nothing(
 
 @pytest.mark.parametrize(("method", "path"), [("PATCH", SETTINGS), ("POST", IMPORTS)])
 def test_a_json_body_without_content_type_is_415(
-    stack: LocalStack, api_company: Company, counts: Counts, method: str, path: str
+    stack: LocalBundle, api_company: Company, counts: Counts, method: str, path: str
 ) -> None:
     prepared = requests.Request(
         method, stack.api_url + path, data=b'{"send_review_requests": false}',
@@ -171,7 +171,7 @@ def test_a_json_body_without_content_type_is_415(
     ["not.a.jwt", "/w.e30.AAAA", "e30.w8g.AAAA", "a.b.c.d", "W1tbW1tbW1td.e30.AAAA", ""],
 )
 def test_a_malformed_bearer_token_is_401_json_like_api_gateway(
-    stack: LocalStack, counts: Counts, token: str
+    stack: LocalBundle, counts: Counts, token: str
 ) -> None:
     answer = requests.get(stack.api_url + "/integrations/quickbooks",
                           headers={"Authorization": f"Bearer {token}"}, timeout=30)

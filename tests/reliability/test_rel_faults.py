@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.demo_steps.actors import BusListener
-from local.runner import LocalStack
+from local.runner import LocalBundle
 from tests.reliability.conftest import INJECTED_TIMEOUT_SECONDS
 from tests.reliability.harness import (
     Counts,
@@ -33,7 +33,7 @@ OUTAGE_RETRY_SECONDS = 3
 
 
 @pytest.fixture
-def bus(stack: LocalStack) -> Iterator[BusListener]:
+def bus(stack: LocalBundle) -> Iterator[BusListener]:
     listener = BusListener(stack.client("sqs"), stack.client("events"), stack.resources.event_bus_name)
     yield listener
     listener.close()
@@ -48,7 +48,7 @@ def _abandoned_pushes_finished(timeout: float) -> bool:
     )
 
 
-def _wait_for_the_work(stack: LocalStack, work: Workload, timeout: float) -> None:
+def _wait_for_the_work(stack: LocalBundle, work: Workload, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     eventually(lambda: qbo_state_done(stack, work.ledger), timeout)
     _abandoned_pushes_finished(max(1.0, deadline - time.monotonic()))
@@ -69,7 +69,7 @@ def _wait_for_contacts(bus: BusListener, work: Workload, timeout: float) -> None
     time.sleep(2.5)  # two more schedule ticks: a duplicate would show up now
 
 
-def _poll_diagnosis(stack: LocalStack, realm_id: str) -> dict[str, object]:
+def _poll_diagnosis(stack: LocalBundle, realm_id: str) -> dict[str, object]:
     """What the contact poller did for the company (shown when contacts are missing)."""
     polls = [
         call.result for call in stack.invocations_of("ContactPollerFunction") if realm_id in str(call.event)
@@ -84,7 +84,7 @@ def _poll_diagnosis(stack: LocalStack, realm_id: str) -> dict[str, object]:
 
 
 def test_mixed_workload_under_random_faults_and_pusher_kills(
-    stack: LocalStack, bus: BusListener, rng: random.Random, counts: Counts, reliability_profile: Profile
+    stack: LocalBundle, bus: BusListener, rng: random.Random, counts: Counts, reliability_profile: Profile
 ) -> None:
     p = reliability_profile
     company = connect_company(stack, "GB", "faults")
@@ -123,7 +123,7 @@ def test_mixed_workload_under_random_faults_and_pusher_kills(
 
 
 def test_qbo_unreachable_for_ten_minutes_then_everything_completes(
-    stack: LocalStack, bus: BusListener, rng: random.Random, counts: Counts, reliability_profile: Profile
+    stack: LocalBundle, bus: BusListener, rng: random.Random, counts: Counts, reliability_profile: Profile
 ) -> None:
     p = reliability_profile
     control = stack.emulator.control

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from kyrios_qbo.models.kyrios import InvalidEvent, parse_kyrios_event
 from kyrios_qbo.webhooks import expected_signature
 from local.qbo_emulator import DEFAULT_VERIFIER_TOKEN
-from local.runner import WEBHOOK_PATH, LocalStack
+from local.runner import WEBHOOK_PATH, LocalBundle
 from tests.integration.pusher.conftest import invoice_event, payment_event
 from tests.reliability.harness import (
     Company,
@@ -53,13 +53,13 @@ header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_si
 
 
 @pytest.fixture(scope="module")
-def company(stack: LocalStack) -> Iterator[Company]:
+def company(stack: LocalBundle) -> Iterator[Company]:
     connected = connect_company(stack, "GB", "fuzz")
     yield connected
     disconnect(connected)
 
 
-def _post_webhook(stack: LocalStack, body: bytes, headers: dict[str, str]) -> requests.Response:
+def _post_webhook(stack: LocalBundle, body: bytes, headers: dict[str, str]) -> requests.Response:
     return requests.post(f"{stack.api_url}{WEBHOOK_PATH}", data=body, headers=headers, timeout=30)
 
 
@@ -80,7 +80,7 @@ def _note(counts: Counts, status: int) -> None:
     ),
 )
 def test_forged_or_missing_signatures_are_always_401(
-    stack: LocalStack, counts: Counts, body: bytes, signature: str | None, extra: dict[str, str]
+    stack: LocalBundle, counts: Counts, body: bytes, signature: str | None, extra: dict[str, str]
 ) -> None:
     headers = dict(extra)
     if signature is not None:
@@ -116,7 +116,7 @@ def _cloudevents(realms: list[str], entity: Any) -> Any:
 @FUZZ
 @given(data=st.data())
 def test_validly_signed_random_payloads_never_fail_the_server(
-    stack: LocalStack, company: Company, counts: Counts, data: st.DataObject
+    stack: LocalBundle, company: Company, counts: Counts, data: st.DataObject
 ) -> None:
     realms = data.draw(
         st.lists(st.sampled_from([company.realm_id, "1", "12345678901234567890", "x", ""]), max_size=3)
@@ -198,7 +198,7 @@ def test_kyrios_event_models_accept_or_refuse_with_a_typed_error(
 @FUZZ
 @given(data=st.data())
 def test_pusher_parks_bad_events_with_a_reason_and_never_crashes(
-    stack: LocalStack, company: Company, counts: Counts, data: st.DataObject
+    stack: LocalBundle, company: Company, counts: Counts, data: st.DataObject
 ) -> None:
     kind = data.draw(st.sampled_from(KYRIOS_TYPES))
     valid = _valid_detail(company, kind)

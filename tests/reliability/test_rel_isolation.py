@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from local.runner import LocalStack
+from local.runner import LocalBundle
 from tests.integration.pusher.conftest import invoice_event
 from tests.reliability.harness import (
     Company,
@@ -21,7 +21,7 @@ from tests.reliability.harness import (
 from tests.reliability.workload import _lines
 
 
-def _b_fingerprint(stack: LocalStack, b: Company, job_id: str) -> dict[str, Any]:
+def _b_fingerprint(stack: LocalBundle, b: Company, job_id: str) -> dict[str, Any]:
     status = b.ui.status()
     status.pop("last_sync_at", None)  # the schedule polls B in the background
     job = b.ui.call("GET", f"/integrations/quickbooks/imports/{job_id}").json()
@@ -29,7 +29,7 @@ def _b_fingerprint(stack: LocalStack, b: Company, job_id: str) -> dict[str, Any]
     return {"status": status, "job": job, "pushes": [e for e in log if e.get("direction") != "pull"]}
 
 
-def _parked_of(stack: LocalStack, account_id: str) -> int:
+def _parked_of(stack: LocalBundle, account_id: str) -> int:
     sqs = stack.client("sqs")
     url = stack.resources.queues["PushDeadLetterQueue"].url
     seen = 0
@@ -49,7 +49,7 @@ def _parked_of(stack: LocalStack, account_id: str) -> int:
     return seen
 
 
-def test_account_a_can_never_read_or_change_account_b(stack: LocalStack, counts: Counts) -> None:
+def test_account_a_can_never_read_or_change_account_b(stack: LocalBundle, counts: Counts) -> None:
     a = connect_company(stack, "GB", "iso-a")
     b = connect_company(stack, "GB", "iso-b")
     # B's data: an import, pushes in its sync log (one of them parked on the DLQ with its reason).

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.runner import LocalStack
+from local.runner import LocalBundle
 from tests.integration.pusher.conftest import invoice_event
 from tests.reliability.harness import (
     Counts,
@@ -27,7 +27,7 @@ from tests.reliability.workload import Workload, audit, qbo_state_done
 
 
 @pytest.fixture(autouse=True)
-def strict_rotation(stack: LocalStack) -> Iterator[None]:
+def strict_rotation(stack: LocalBundle) -> Iterator[None]:
     """Both tests count rotations (``grant_rotations``): a new refresh token on every refresh (Intuit
     keeps one value for ~24 h, the emulator's default)."""
     stack.emulator.control.config(refresh_rotation="strict")
@@ -35,14 +35,14 @@ def strict_rotation(stack: LocalStack) -> Iterator[None]:
     stack.emulator.control.config(refresh_rotation="daily")
 
 
-def _record(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:
+def _record(stack: LocalBundle, event: dict[str, Any]) -> dict[str, Any]:
     """One SQS record, as the push queue's event source mapping builds it."""
     message = {"MessageId": str(uuid.uuid4()), "ReceiptHandle": uuid.uuid4().hex, "Body": json.dumps(event)}
     return stack.poller("PusherFunction").record(message)
 
 
 def test_concurrent_calls_with_an_expired_token_refresh_once(
-    stack: LocalStack, counts: Counts, reliability_profile: Profile
+    stack: LocalBundle, counts: Counts, reliability_profile: Profile
 ) -> None:
     company = connect_company(stack, "GB", "race")
     from tests.reliability.workload import _lines
@@ -94,7 +94,7 @@ def test_concurrent_calls_with_an_expired_token_refresh_once(
 
 
 def test_work_keeps_flowing_while_the_refresh_token_rotates(
-    stack: LocalStack, rng: random.Random, counts: Counts, reliability_profile: Profile
+    stack: LocalBundle, rng: random.Random, counts: Counts, reliability_profile: Profile
 ) -> None:
     from local.demo_steps.actors import BusListener
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from local.demo_steps.actors import BusListener, KyriosCore
-from local.runner import LocalStack
+from local.runner import LocalBundle
 from tests.integration.pusher.conftest import (
     invoice_event,
     line,
@@ -71,7 +71,7 @@ class Ledger:
 class Workload:
     """Builds and sends the workload for one connected company (GB: VAT on every line)."""
 
-    def __init__(self, stack: LocalStack, company: Company, rng: random.Random, counts: Counts) -> None:
+    def __init__(self, stack: LocalBundle, company: Company, rng: random.Random, counts: Counts) -> None:
         events = stack.client("events")
         self.stack = stack
         self.core = KyriosCore(events, stack.resources.event_bus_name)
@@ -247,7 +247,7 @@ def import_progress(company: Company, job_id: str, timeout: float) -> dict[str, 
     return progress
 
 
-def qbo_state_done(stack: LocalStack, ledger: Ledger) -> bool:
+def qbo_state_done(stack: LocalBundle, ledger: Ledger) -> bool:
     """Every document reached its newest state in QBO (used to wait for the end of the work)."""
     control = stack.emulator.control
     realm = ledger.company.realm_id
@@ -256,7 +256,7 @@ def qbo_state_done(stack: LocalStack, ledger: Ledger) -> bool:
     return all(invoices[s.number] >= 1 for s in ledger.invoices) and set(ledger.receipts) <= receipts
 
 
-def audit(stack: LocalStack, ledger: Ledger, bus: BusListener, counts: Counts, acknowledged: int) -> Audit:
+def audit(stack: LocalBundle, ledger: Ledger, bus: BusListener, counts: Counts, acknowledged: int) -> Audit:
     control = stack.emulator.control
     realm = ledger.company.realm_id
     result = Audit()

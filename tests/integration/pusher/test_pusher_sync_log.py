@@ -51,6 +51,9 @@ def test_sync_log_route_pages_newest_first_and_is_private(connect, run_pusher, c
     assert (status, nothing["entries"]) == (200, [])
     status, refused = _get("acct-another-account", f"cursor={first['next_cursor']}")
     assert status == 400 and refused["field"] == "cursor"
+    for bad in ("limit=0", "limit=201", "limit=ten", "limit=-1"):
+        status, refused = _get(account.account_id, bad)
+        assert (status, refused["error"], refused["field"]) == (400, "invalid_request", "limit"), bad
     status, _ = call_api("GET", ROUTE, None)
     assert status == 401
 

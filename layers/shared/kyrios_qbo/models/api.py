@@ -94,3 +94,26 @@ class DisconnectResponse(BaseModel):
     revoke_error: str | None = Field(
         default=None, description="Why revocation at Intuit failed; the tokens are forgotten anyway."
     )
+
+
+class SyncLogEntry(BaseModel):
+    """One push to or pull from QuickBooks, as the settings page lists it."""
+
+    entry_id: str
+    at: str = Field(description="When it happened (ISO 8601, UTC).")
+    kind: str = Field(description="What happened, e.g. `invoice.push`, `contact.pull`, `import`.")
+    direction: Literal["push", "pull"]
+    entity: str = Field(description="What it happened to, in words a bookkeeper recognises.")
+    outcome: Literal["ok", "failed", "skipped"]
+    message: str = Field(description="Plain-language explanation, including what to do on failure.")
+    qbo_detail: str | None = Field(default=None, description="What QuickBooks said, for support.")
+    intuit_tid: str | None = None
+    kyrios_id: str | None = None
+    qbo_id: str | None = None
+
+
+class SyncLogPage(BaseModel):
+    """``GET /integrations/quickbooks/sync-log``: newest first."""
+
+    entries: list[SyncLogEntry]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")

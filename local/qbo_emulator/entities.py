@@ -17,7 +17,7 @@ from .jsonfmt import money, plain
 from .specs import SPECS, EntitySpec, currency_ref
 from .state import Company, EmulatorState, Record
 from .timefmt import parse_datetime
-from .totals import SalesLine, TaxRateInfo, compute, line_amount
+from .totals import SalesLine, SuppliedTaxRules, TaxRateInfo, compute, line_amount
 
 ZERO = Decimal(0)
 SYSTEM_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse")
@@ -592,8 +592,15 @@ class Books:
             raise faults.business_validation("You must fill out at least one split line.")
         tax_after = (not us) or bool(data.get("ApplyTaxAfterDiscount"))
         cust_taxable = customer.data.get("Taxable", True) is not False
+        cfg = self.state.config
+        rules = SuppliedTaxRules(
+            cfg.supplied_tax_honoured,
+            None if cfg.supplied_tax_max_delta is None else money(cfg.supplied_tax_max_delta),
+        )
+        supplied = data.get("TxnTaxDetail") if isinstance(data.get("TxnTaxDetail"), dict) else None
         res = compute(
-            sales, discount_line, self._tax_rates_by_code(), mode, tax_after, self._ast(), cust_taxable
+            sales, discount_line, self._tax_rates_by_code(), mode, tax_after, self._ast(), cust_taxable,
+            supplied, rules,
         )
         sales_index = 0
         for i, line in enumerate(out_lines):

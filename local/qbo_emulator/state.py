@@ -100,6 +100,11 @@ class EmulatorConfig:
     # what a new company holds when add_company does not say: "sandbox" (a fresh Intuit sandbox
     # company, sandbox_seed.py) or "minimal" (accounts, item 1 and tax setup only)
     default_seed: str = "sandbox"
+    # Supplied tax amounts (totals.py, README "Supplied tax amounts"): honoured as the cited evidence
+    # shows; ``False`` makes every transaction recompute (a QBO that ignores them). A supplied TaxLine
+    # further than ``supplied_tax_max_delta`` from QBO's own amount is recomputed (None: no limit; a guess).
+    supplied_tax_honoured: bool = True
+    supplied_tax_max_delta: float | None = None
 
     def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():

@@ -25,6 +25,14 @@ cdc-response.json which shows a TaxLine with NetAmountTaxable/TaxPercent):
 - US automated sales tax (AST): lines are ``TAX``/``NON``; taxable lines are taxed at the company's
   configured flat AST rate (emulator simplification of Intuit's address-based rate) and
   ``TxnTaxDetail.TxnTaxCodeRef`` names the AST tax code. A customer with ``Taxable: false`` pays none.
+
+Supplied tax amounts (:func:`apply_supplied`; sources and guesses listed in README "Supplied tax amounts"):
+- US AST: an explicit ``TxnTaxDetail.TotalTax`` is honoured and prorated across the rates of the
+  AST-assigned code (Intuit developer blog, 2017-12-11), when the document has taxed lines.
+- Outside the US: a ``TaxLine`` whose ``TaxRateRef`` is a rate carried by the lines' TaxCodes keeps its
+  ``Amount`` (quickbooks-ruby #547; the v3 ``TaxLineDetail.OverrideDeltaAmount`` field, recorded here as
+  supplied − computed); ``TotalTax`` alone is recomputed (python-quickbooks #301); a TaxLine naming a
+  rate no line carries is ignored (guess).
 """
 
 from __future__ import annotations
@@ -131,6 +139,8 @@ def compute(
     tax_after_discount: bool,
     us_ast: tuple[str, TaxRateInfo] | None,
     customer_taxable: bool,
+    supplied: dict[str, Any] | None = None,
+    rules: SuppliedTaxRules | None = None,
 ) -> TotalsResult:
     """Return the totals; ``mode`` is TaxExcluded/TaxInclusive/NotApplicable or ``US``."""
     subtotal = sum((s.amount for s in sales), ZERO)
@@ -171,8 +181,11 @@ def compute(
     if mode != "TaxInclusive":
         # one rounding per rate per document, on the summed base
         tax = {rate_id: money(taxable[rate_id] * rates[rate_id].rate / HUNDRED) for rate_id in rates}
+    deltas = apply_supplied(tax, rates, mode, supplied, rules or SuppliedTaxRules())
 
-    tax_lines = [_tax_line(rates[r], tax[r], taxable[r]) for r in sorted(rates, key=_rate_order)]
+    tax_lines = [
+        _tax_line(rates[r], tax[r], taxable[r], deltas.get(r)) for r in sorted(rates, key=_rate_order)
+    ]
     total_tax = sum(tax.values(), ZERO)
     tax_detail: dict[str, Any] = {}
     if mode == "US" and tax_lines and us_ast is not None:
@@ -208,14 +221,73 @@ def _line_rates(
     return list(rates_by_code.get(line.tax_code, []))
 
 
-def _tax_line(rate: TaxRateInfo, amount: Decimal, net: Decimal) -> dict[str, Any]:
-    return {
-        "Amount": amount,
-        "DetailType": "TaxLineDetail",
-        "TaxLineDetail": {
-            "TaxRateRef": {"value": rate.id},
-            "PercentBased": True,
-            "TaxPercent": plain(rate.rate),
-            "NetAmountTaxable": net,
-        },
+def _tax_line(rate: TaxRateInfo, amount: Decimal, net: Decimal, delta: Decimal | None) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "TaxRateRef": {"value": rate.id},
+        "PercentBased": True,
+        "TaxPercent": plain(rate.rate),
+        "NetAmountTaxable": net,
     }
+    if delta:
+        detail["OverrideDeltaAmount"] = delta
+    return {"Amount": amount, "DetailType": "TaxLineDetail", "TaxLineDetail": detail}
+
+
+@dataclass(frozen=True)
+class SuppliedTaxRules:
+    """``EmulatorConfig.supplied_tax_honoured`` / ``supplied_tax_max_delta``."""
+
+    honoured: bool = True
+    max_delta: Decimal | None = None
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        return money(value) if value is not None else None
+    except (ArithmeticError, TypeError, ValueError):
+        return None
+
+
+def apply_supplied(
+    tax: dict[str, Decimal],
+    rates: dict[str, TaxRateInfo],
+    mode: str,
+    supplied: dict[str, Any] | None,
+    rules: SuppliedTaxRules,
+) -> dict[str, Decimal]:
+    """Replace computed tax per rate by the amounts the request supplied, where QBO honours them (rules
+    in the module docstring); returns supplied − computed per overridden rate."""
+    if not supplied or not rules.honoured or not rates or not isinstance(supplied, dict):
+        return {}
+    deltas: dict[str, Decimal] = {}
+    if mode == "US":
+        total = _amount(supplied.get("TotalTax"))
+        if total is None or total < 0:
+            return {}
+        ordered = sorted(rates, key=_rate_order)
+        whole = sum((rates[r].rate for r in ordered), ZERO)
+        left = total
+        for rate_id in ordered:
+            last = rate_id == ordered[-1] or whole == 0
+            share = left if last else money(total * rates[rate_id].rate / whole)
+            left -= share
+            deltas[rate_id] = share - tax[rate_id]
+            tax[rate_id] = share
+        return {r: d for r, d in deltas.items() if d}
+    if mode not in ("TaxExcluded", "TaxInclusive"):
+        return {}
+    for line in supplied.get("TaxLine") or []:
+        if not isinstance(line, dict):
+            continue
+        detail = line.get("TaxLineDetail") if isinstance(line.get("TaxLineDetail"), dict) else {}
+        ref = detail.get("TaxRateRef") if isinstance(detail.get("TaxRateRef"), dict) else {}
+        rate_id = str(ref.get("value") or "")
+        amount = _amount(line.get("Amount"))
+        if rate_id not in rates or amount is None or amount < 0:
+            continue
+        if rules.max_delta is not None and abs(amount - tax[rate_id]) > rules.max_delta:
+            continue
+        if amount != tax[rate_id]:
+            deltas[rate_id] = amount - tax[rate_id]
+        tax[rate_id] = amount
+    return deltas

@@ -189,7 +189,7 @@ def test_update_and_void_bodies() -> None:
     assert void_payload("264", "4") == {"Id": "264", "SyncToken": "4"}
 
 
-def test_us_invoice_uses_tax_non_and_no_global_tax_calculation() -> None:
+def test_us_invoice_uses_tax_non_and_tells_the_tax_amount() -> None:
     data = event_detail("kyrios-invoice-sent.json")["invoice"] | {"currency": "USD"}
     invoice = KyriosInvoice.model_validate(data)
     plan = plan_taxes(company_info("USA"), invoice.lines, prices_include_tax=False)
@@ -199,7 +199,9 @@ def test_us_invoice_uses_tax_non_and_no_global_tax_calculation() -> None:
         "TAX",
         "NON",
     ]
-    assert "GlobalTaxCalculation" not in body and "TxnTaxDetail" not in body
+    assert "GlobalTaxCalculation" not in body
+    # Kyrios's tax travels explicitly: automated sales tax honours an explicit amount (blog 2017-12-11).
+    assert body["TxnTaxDetail"] == {"TotalTax": float(invoice.totals.tax_total)}
     assert body["ApplyTaxAfterDiscount"] is True
 
 

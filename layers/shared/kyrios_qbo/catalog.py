@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kyrios_qbo import mapping, store, tax
-from kyrios_qbo.models.kyrios import KyriosLine, KyriosProduct
+from kyrios_qbo import config, mapping, store, tax
+from kyrios_qbo.models.kyrios import KyriosLine, KyriosProduct, LineTax
 from kyrios_qbo.models.qbo import Account, CompanyInfo, Item, TaxAgency, TaxCode, TaxRate
 from kyrios_qbo.qbo_client import QboClient
 from kyrios_qbo.qbo_errors import QboDuplicateName
@@ -141,8 +141,22 @@ def ensure_items(client: QboClient, products: Iterable[KyriosProduct]) -> dict[s
     return item_ids
 
 
+ROUNDING_PRODUCT_ID = mapping.ROUNDING_PRODUCT_ID
+
+
+def rounding_product() -> KyriosProduct:
+    """The product of the rounding-adjustment line (its Item is created on first use like any other)."""
+    name = config.get_settings().rounding_item_name
+    return KyriosProduct(
+        id=ROUNDING_PRODUCT_ID,
+        name=name,
+        description="Rounding adjustment so the total equals the Kyrios document to the cent",
+    )
+
+
 def _create_item(client: QboClient, product: KyriosProduct) -> str:
-    account_id = income_account_id(client)
+    configured = config.get_settings().rounding_account_id if product.id == ROUNDING_PRODUCT_ID else None
+    account_id = configured or income_account_id(client)
     for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
         body = mapping.item_payload(product, account_id, attempt=attempt)
         request_id = mapping.request_id("item", client.realm_id, product.id, attempt)
@@ -182,18 +196,33 @@ def tax_plan(
         agencies=[TaxAgency.model_validate(row) for row in client.query("SELECT * FROM TaxAgency")],
     )
     created: dict[str, str] = {}
+    created_rates: dict[str, list[str]] = {}
     for code in plan.to_create:
         request_id = mapping.request_id("taxcode", client.realm_id, code.key)
         answer = client.create_tax_code(code.payload(), request_id=request_id)
         created[code.key] = str(answer.get("TaxCodeId") or answer.get("TaxCode", {}).get("Id") or "")
         if not created[code.key]:
             raise CatalogSetupError(f"QuickBooks did not return an id for the new tax code {code.name!r}")
-    resolved = plan.resolve(created)
+        details = answer.get("TaxRateDetails") or []
+        created_rates[code.key] = [str(detail.get("TaxRateId") or "") for detail in details]
+    resolved = plan.resolve(created, created_rates)
     for line in lines:
+        rate_ids = dict(resolved.lines[line.line_id].qbo_rates)
+        for line_tax in line.taxes:
+            if line_tax.tax_id in rate_ids:
+                store.put_mapping_if_absent(
+                    client.realm_id, "tax_rate", _rate_key(line, line_tax), qbo_id=rate_ids[line_tax.tax_id]
+                )
         store.put_mapping_if_absent(
             client.realm_id, "tax_code", tax_combination_key(line), qbo_id=resolved.tax_code_for(line.line_id)
         )
     return resolved
+
+
+def _rate_key(line: KyriosLine, line_tax: LineTax) -> str:
+    """Mapping key of the QBO TaxRate that carries ``line_tax`` within the line's combination of taxes
+    (remembered with the combination's code, so a known combination needs no QBO call for its rates)."""
+    return f"{tax_combination_key(line)}/{tax.tax_set_key([line_tax])}"
 
 
 def tax_combination_key(line: KyriosLine) -> str:
@@ -210,9 +239,18 @@ def _remembered_plan(
         known = store.get_mapping(realm_id, "tax_code", tax_combination_key(line))
         if known is None:
             return None
-        # Tax is rounded per QBO TaxRate; Kyrios tax ids stand in for the rates of a remembered code.
+        qbo_rates: list[tuple[str, str]] = []
+        for line_tax in line.taxes:
+            if line_tax.rate_percent <= 0:
+                continue
+            rate = store.get_mapping(realm_id, "tax_rate", _rate_key(line, line_tax))
+            if rate is None:  # remembered before rates were: plan again (and remember them)
+                return None
+            qbo_rates.append((line_tax.tax_id, rate.qbo_id))
         rate_keys = tuple((f"kyrios:{t.tax_id}", t.rate_percent) for t in line.taxes)
-        decided[line.line_id] = tax.LineTaxCode(line.line_id, known.qbo_id, rate_keys=rate_keys)
+        decided[line.line_id] = tax.LineTaxCode(
+            line.line_id, known.qbo_id, rate_keys=rate_keys, qbo_rates=tuple(qbo_rates)
+        )
     return tax.TaxPlan(
         is_us=False,
         global_tax_calculation=tax.global_tax_calculation(lines, prices_include_tax),

@@ -57,6 +57,10 @@ class Settings(BaseModel):
     where the emulator's rate limits run on a compressed clock (the local stack sets it)."""
     source_name: str = "kyrios.quickbooks"
     """EventBridge ``Source`` of the events this bundle publishes."""
+    rounding_item_name: str = Field(default="Rounding adjustment", min_length=1, max_length=100)
+    """QBO Item (created if missing) of the line that carries a cent QBO cannot be told otherwise."""
+    rounding_account_id: str | None = None
+    """Income account of that item; default: the account Kyrios products use."""
 
     @field_validator("intuit_environment")
     @classmethod

@@ -59,6 +59,7 @@ from kyrios_qbo.models.kyrios import (
 from kyrios_qbo.models.qbo import CompanyInfo
 from kyrios_qbo.money import (
     HUNDRED,
+    ZERO,
     DocumentAmounts,
     LineAmounts,
     LineInput,
@@ -67,7 +68,11 @@ from kyrios_qbo.money import (
     format_rate,
     to_cents,
 )
+from kyrios_qbo.settlement import Settlement, from_lines
 from kyrios_qbo.tax import TaxPlan
+
+ROUNDING_PRODUCT_ID = "kyrios-rounding-adjustment"
+"""Kyrios-side id of the rounding-adjustment product (``kyrios_qbo.catalog.rounding_product``)."""
 
 DOC_NUMBER_LIMIT = 21
 NAME_LIMIT = 100
@@ -326,18 +331,21 @@ def _qty_and_price(quantity: Decimal, amount: Decimal) -> tuple[Decimal, Decimal
 def _sales_line(
     line: KyriosLine,
     amounts: LineAmounts,
+    sent: Decimal,
     refs: DocumentRefs,
     tax_plan: TaxPlan,
-    prices_include_tax: bool,
+    inclusive: bool,
     line_num: int,
 ) -> dict[str, Any]:
+    """One sales line. ``sent``: the amount QBO sums for it (the gross when ``inclusive``, i.e. prices
+    include tax outside the US: QBO reads it from ``TaxInclusiveAmt``)."""
     description = line.product.description or line.product.name
-    amount = amounts.net
+    amount = sent
     detail: dict[str, Any] = {"ItemRef": {"value": refs.item_for(line.product)}}
-    if prices_include_tax and line.taxes:
+    if inclusive and line.taxes:
         combined = sum((tax.rate_percent for tax in line.taxes), Decimal(0))
-        detail["TaxInclusiveAmt"] = _money(amounts.net)
-        amount = to_cents(amounts.net * HUNDRED / (HUNDRED + combined))
+        detail["TaxInclusiveAmt"] = _money(sent)
+        amount = to_cents(sent * HUNDRED / (HUNDRED + combined))
     if amount == amounts.gross:
         quantity, unit_price = line.quantity, line.unit_price
     else:  # after a line discount, or net of tax: Kyrios's quantity at the net unit price
@@ -359,26 +367,108 @@ def _sales_line(
     }
 
 
-def _lines(document: KyriosDocument, refs: DocumentRefs, tax_plan: TaxPlan) -> list[dict[str, Any]]:
-    amounts = expected_amounts(document, tax_plan)
+ROUNDING_LINE_ID = "kyrios-rounding-adjustment"
+"""Line id of the rounding-adjustment line in the tax plan (never a Kyrios line id)."""
+
+
+def _rounding_line(
+    settlement: Settlement, refs: DocumentRefs, tax_plan: TaxPlan, rounding_item_id: str | None, line_num: int
+) -> dict[str, Any]:
+    if not rounding_item_id:
+        raise MissingReference("no QuickBooks item for the rounding adjustment")
+    detail: dict[str, Any] = {"ItemRef": {"value": rounding_item_id}, "Qty": 1}
+    detail["UnitPrice"] = _money(settlement.rounding)
+    detail["TaxCodeRef"] = {"value": tax_plan.tax_code_for(ROUNDING_LINE_ID)}
+    return {
+        "LineNum": line_num,
+        "Description": "Rounding adjustment: the Kyrios document's total to the cent",
+        "Amount": _money(settlement.rounding),
+        "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": detail,
+    }
+
+
+def _lines(
+    document: KyriosDocument,
+    refs: DocumentRefs,
+    tax_plan: TaxPlan,
+    settlement: Settlement,
+    rounding_item_id: str | None,
+) -> list[dict[str, Any]]:
+    amounts = settlement.amounts
+    inclusive = document.prices_include_tax and not tax_plan.is_us
     lines = [
-        _sales_line(line, line_amounts, refs, tax_plan, document.prices_include_tax, index)
-        for index, (line, line_amounts) in enumerate(zip(document.lines, amounts.lines, strict=True), start=1)
+        _sales_line(line, line_amounts, sent, refs, tax_plan, inclusive, index)
+        for index, (line, line_amounts, sent) in enumerate(
+            zip(document.lines, amounts.lines, settlement.qbo_line_amounts, strict=True), start=1
+        )
     ]
-    discount = document.discount
-    if discount is not None and amounts.discount > 0:
-        detail: dict[str, Any] = {"PercentBased": isinstance(discount, PercentDiscount)}
-        if isinstance(discount, PercentDiscount):
-            detail["DiscountPercent"] = as_json_number(discount.percent)
+    if settlement.rounding:
+        lines.append(_rounding_line(settlement, refs, tax_plan, rounding_item_id, len(lines) + 1))
+    if settlement.discount > 0:
+        detail: dict[str, Any] = {"PercentBased": settlement.discount_percent is not None}
+        if settlement.discount_percent is not None:
+            detail["DiscountPercent"] = as_json_number(settlement.discount_percent)
         lines.append(
             {
                 "LineNum": len(lines) + 1,
-                "Amount": _money(amounts.discount),
+                "Amount": _money(settlement.discount),
                 "DetailType": "DiscountLineDetail",
                 "DiscountLineDetail": detail,
             }
         )
     return lines
+
+
+def _split(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """``amount`` over keys in proportion to ``weights``, to the cent; the largest takes the rest."""
+    ordered = sorted(weights, key=lambda key: (weights[key], key))
+    whole = sum(weights.values(), ZERO)
+    if whole <= 0:
+        return {key: (amount if key == ordered[-1] else ZERO) for key in ordered}
+    parts = {key: to_cents(amount * weights[key] / whole) for key in ordered[:-1]}
+    parts[ordered[-1]] = amount - sum(parts.values(), ZERO)
+    return parts
+
+
+def tax_detail(document: KyriosDocument, tax_plan: TaxPlan, settlement: Settlement) -> dict[str, Any] | None:
+    """``TxnTaxDetail`` telling QBO Kyrios's tax: ``TotalTax`` in the US (automated sales tax honours
+    an explicit amount and prorates it over its rates), a ``TaxLine`` per QBO TaxRate elsewhere."""
+    if tax_plan.is_us:
+        if not any(tax.rate_percent > 0 for line in document.lines for tax in line.taxes):
+            return None
+        return {"TotalTax": _money(settlement.tax_total)}
+    rate_ids = tax_plan.qbo_rate_ids()
+    nets = {line.key: line.net for line in settlement.amounts.lines}
+    per_rate: dict[str, list[Decimal]] = {}
+    percent: dict[str, Decimal] = {}
+    for share in settlement.taxes:
+        targets = rate_ids.get(share.key) or {}
+        if not targets or share.rate <= 0:
+            continue
+        weights = {rate: sum((nets.get(key, ZERO) for key in keys), ZERO) for rate, keys in targets.items()}
+        taxes, bases = _split(share.tax, weights), _split(share.taxable, weights)
+        for rate_id in targets:
+            totals = per_rate.setdefault(rate_id, [ZERO, ZERO])
+            totals[0] += taxes[rate_id]
+            totals[1] += bases[rate_id]
+            percent[rate_id] = share.rate
+    if not per_rate:
+        return None
+    tax_lines = [
+        {
+            "Amount": _money(amount),
+            "DetailType": "TaxLineDetail",
+            "TaxLineDetail": {
+                "TaxRateRef": {"value": rate_id},
+                "PercentBased": True,
+                "TaxPercent": as_json_number(percent[rate_id]),
+                "NetAmountTaxable": _money(taxable),
+            },
+        }
+        for rate_id, (amount, taxable) in sorted(per_rate.items())
+    ]
+    return {"TotalTax": _money(settlement.tax_total), "TaxLine": tax_lines}
 
 
 def _currency_ref(currency: str, company: CompanyProfile) -> dict[str, str] | None:
@@ -393,12 +483,21 @@ def _currency_ref(currency: str, company: CompanyProfile) -> dict[str, str] | No
 
 
 def _common(
-    document: KyriosDocument, refs: DocumentRefs, tax_plan: TaxPlan, company: CompanyProfile
+    document: KyriosDocument,
+    refs: DocumentRefs,
+    tax_plan: TaxPlan,
+    company: CompanyProfile,
+    settlement: Settlement | None,
 ) -> dict[str, Any]:
+    settled = settlement or from_lines(document, us=company.is_us)
+    rounding_item = refs.item_ids.get(ROUNDING_PRODUCT_ID)
     body: dict[str, Any] = {
         "CustomerRef": {"value": refs.customer_id},
-        "Line": _lines(document, refs, tax_plan),
+        "Line": _lines(document, refs, tax_plan, settled, rounding_item),
     }
+    detail = tax_detail(document, tax_plan, settled)
+    if detail:
+        body["TxnTaxDetail"] = detail
     currency = _currency_ref(document.currency, company)
     if currency:
         body["CurrencyRef"] = currency
@@ -412,7 +511,11 @@ def _common(
 
 
 def invoice_payload(
-    invoice: KyriosInvoice, refs: DocumentRefs, tax_plan: TaxPlan, company: CompanyProfile
+    invoice: KyriosInvoice,
+    refs: DocumentRefs,
+    tax_plan: TaxPlan,
+    company: CompanyProfile,
+    settlement: Settlement | None = None,
 ) -> dict[str, Any]:
     """Body of ``POST invoice`` (create)."""
     if invoice.is_imported:
@@ -420,7 +523,7 @@ def invoice_payload(
             f"invoice {invoice.number} was imported from QuickBooks (Id {invoice.source.qbo_invoice_id}) "
             "and is never sent back"
         )
-    body = _common(invoice, refs, tax_plan, company)
+    body = _common(invoice, refs, tax_plan, company, settlement)
     body.update(
         {
             "DocNumber": doc_number(invoice.number),
@@ -442,9 +545,10 @@ def invoice_update_payload(
     *,
     qbo_invoice_id: str,
     sync_token: str,
+    settlement: Settlement | None = None,
 ) -> dict[str, Any]:
     """Body of a sparse ``POST invoice`` update: every mapped field, with ``Line`` replaced as a whole."""
-    body = invoice_payload(invoice, refs, tax_plan, company)
+    body = invoice_payload(invoice, refs, tax_plan, company, settlement)
     body.update({"Id": qbo_invoice_id, "SyncToken": sync_token, "sparse": True})
     return body
 
@@ -495,9 +599,10 @@ def sales_receipt_payload(
     *,
     deposit_account_id: str | None = None,
     payment_method_id: str | None = None,
+    settlement: Settlement | None = None,
 ) -> dict[str, Any]:
     """Body of ``POST salesreceipt`` for a completed Kyrios payment (order form, booking, …)."""
-    body = _common(payment, refs, tax_plan, company)
+    body = _common(payment, refs, tax_plan, company, settlement)
     body.update(
         {
             "TxnDate": payment.paid_at.date().isoformat(),

@@ -224,3 +224,44 @@ def compute_amounts(
     tax_total = sum((rate.tax for rate in rates), ZERO)
     total = subtotal - discount + (ZERO if prices_include_tax else tax_total)
     return DocumentAmounts(amounts, subtotal, discount, rates, tax_total, total, prices_include_tax)
+
+
+def per_line_taxes(
+    lines: list[LineInput] | tuple[LineInput, ...],
+    discount: Decimal,
+    *,
+    prices_include_tax: bool = False,
+) -> tuple[RateAmount, ...]:
+    """Tax per rate when tax is rounded on every line (a common rule of invoicing tools) instead of
+    once per rate: the invoice discount ``discount`` is shared over the lines in proportion to their
+    nets (the largest line, ties the last, takes the remainder); each line's tax per rate is rounded
+    half-up, then summed per rate. Tax-inclusive lines take the tax out of the line's gross at the
+    line's combined rate, its last rate taking the remainder as in :func:`compute_amounts`."""
+    amounts = [_line_amounts(line) for line in lines]
+    shares = _allocate(discount, {(line.key, str(index)): line.net for index, line in enumerate(amounts)})
+    rate_values: dict[str, Decimal] = {}
+    taxable: dict[str, Decimal] = {}
+    tax: dict[str, Decimal] = {}
+    for index, (line_input, line) in enumerate(zip(lines, amounts, strict=True)):
+        base = line.net - shares[(line.key, str(index))]
+        keys = sorted({key for key, _ in line_input.rates})
+        for key, rate in line_input.rates:
+            rate_values.setdefault(key, rate)
+            taxable.setdefault(key, ZERO)
+            tax.setdefault(key, ZERO)
+        if not keys:
+            continue
+        if not prices_include_tax:
+            for key in keys:
+                taxable[key] += base
+                tax[key] += to_cents(base * rate_values[key] / HUNDRED)
+            continue
+        combined = sum((rate_values[key] for key in keys), ZERO)
+        net = to_cents(base * HUNDRED / (HUNDRED + combined))
+        remaining = base - net
+        for position, key in enumerate(keys):
+            share = remaining if position == len(keys) - 1 else to_cents(net * rate_values[key] / HUNDRED)
+            remaining -= share if position < len(keys) - 1 else ZERO
+            taxable[key] += net
+            tax[key] += share
+    return tuple(RateAmount(key, rate_values[key], taxable[key], tax[key]) for key in sorted(rate_values))

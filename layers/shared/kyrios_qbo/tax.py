@@ -100,6 +100,9 @@ class LineTaxCode:
     pending_key: str | None = None
     rate_keys: tuple[tuple[str, Decimal], ...] = ()
     """(rate identity, percent) per tax, so totals are rounded per QBO TaxRate as QBO does."""
+    qbo_rates: tuple[tuple[str, str], ...] = ()
+    """(Kyrios tax id, QBO TaxRate id) for each non-zero Kyrios tax of the line: where its amount goes in
+    ``TxnTaxDetail.TaxLine``. A rate of a code still to be created reads ``pending:<key>:<index>``."""
 
 
 @dataclass(frozen=True)
@@ -114,18 +117,47 @@ class TaxPlan:
     def is_resolved(self) -> bool:
         return all(line.tax_code_id for line in self.lines.values())
 
-    def resolve(self, created: Mapping[str, str]) -> TaxPlan:
-        """The plan with codes created since planning (``TaxCodeToCreate.key`` → new TaxCode id)."""
+    def resolve(
+        self, created: Mapping[str, str], created_rates: Mapping[str, Sequence[str]] | None = None
+    ) -> TaxPlan:
+        """The plan with codes created since planning (``TaxCodeToCreate.key`` → new TaxCode id, and
+        → the new code's TaxRate ids in the order of ``TaxCodeToCreate.rates``)."""
         missing = [code.key for code in self.to_create if code.key not in created]
         if missing:
             raise UnresolvedTaxPlan(f"no TaxCode id for {', '.join(missing)}")
+        rate_ids = created_rates or {}
+
+        def rate_id(ref: str) -> str:
+            """The new rate's id; empty when QBO did not say (no TaxLine is sent for it then)."""
+            if not ref.startswith("pending:"):
+                return ref
+            _, key, index = ref.rsplit(":", 2)
+            ids = rate_ids.get(key) or ()
+            return ids[int(index)] if int(index) < len(ids) else ""
+
         lines = {
-            line_id: replace(line, tax_code_id=created[line.pending_key], pending_key=None)
+            line_id: replace(
+                line,
+                tax_code_id=created[line.pending_key],
+                pending_key=None,
+                qbo_rates=tuple(
+                    (tax_id, rate_id(ref)) for tax_id, ref in line.qbo_rates if rate_id(ref)
+                ),
+            )
             if line.pending_key
             else line
             for line_id, line in self.lines.items()
         }
         return replace(self, lines=lines, to_create=())
+
+    def qbo_rate_ids(self) -> dict[str, dict[str, list[str]]]:
+        """Kyrios tax id → QBO TaxRate id → the lines whose tax goes there (a resolved plan). One Kyrios
+        tax lands on several QBO rates when lines carry it in different codes."""
+        found: dict[str, dict[str, list[str]]] = {}
+        for line_id, line in self.lines.items():
+            for tax_id, rate in line.qbo_rates:
+                found.setdefault(tax_id, {}).setdefault(rate, []).append(line_id)
+        return found
 
     def tax_code_for(self, line_id: str) -> str:
         line = self.lines.get(line_id)
@@ -241,8 +273,26 @@ class _Planner:
             return self._pending(line.line_id, taxes or [])
         found = self._matching_code(taxes)
         if found is not None:
-            return LineTaxCode(line.line_id, found.id, rate_keys=self._rate_keys(found, taxes))
+            return LineTaxCode(
+                line.line_id,
+                found.id,
+                rate_keys=self._rate_keys(found, taxes),
+                qbo_rates=self._pair(found, taxes),
+            )
         return self._pending(line.line_id, taxes)
+
+    def _pair(self, code: TaxCode, taxes: Sequence[LineTax]) -> tuple[tuple[str, str], ...]:
+        """Each non-zero Kyrios tax → the code's rate of the same percent (a name match first)."""
+        free = list(self._code_rates(code))
+        pairs: list[tuple[str, str]] = []
+        for tax in sorted(taxes, key=lambda t: (t.rate_percent, _fold(t.name))):
+            same = [rate for rate in free if (rate.rate_value or ZERO) == tax.rate_percent]
+            if tax.rate_percent <= 0 or not same:
+                continue
+            chosen = next((rate for rate in same if _names_match(tax.name, rate.name)), same[0])
+            free.remove(chosen)
+            pairs.append((tax.tax_id, chosen.id))
+        return tuple(pairs)
 
     def _code_rates(self, code: TaxCode) -> list[TaxRate]:
         return [self.rates[rate_id] for rate_id in code.sales_rate_ids]
@@ -299,11 +349,20 @@ class _Planner:
         key = tax_set_key(taxes)
         code = self.to_create.get(key) or self._describe_new_code(key, taxes)
         self.to_create[key] = code
+        parts = [(rate.rate_percent, index) for index, rate in enumerate(code.rates)]
+        pairs: list[tuple[str, str]] = []
+        for tax in sorted(taxes, key=lambda t: (_fold(t.name), t.rate_percent)):
+            match = next((p for p in parts if p[0] == tax.rate_percent), None)
+            if match is None or tax.rate_percent <= 0:
+                continue
+            parts.remove(match)
+            pairs.append((tax.tax_id, f"pending:{key}:{match[1]}"))
         return LineTaxCode(
             line_id,
             None,
             pending_key=key,
             rate_keys=tuple((f"new:{key}:{rate.name}", rate.rate_percent) for rate in code.rates),
+            qbo_rates=tuple(pairs),
         )
 
     def _describe_new_code(self, key: str, taxes: Sequence[LineTax]) -> TaxCodeToCreate:

@@ -8,9 +8,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kyrios_qbo import catalog, mapping, matching, store
-from kyrios_qbo.models.kyrios import KyriosDocument, check_kyrios_totals
+from kyrios_qbo import catalog, mapping, matching, settlement, store
+from kyrios_qbo.models.kyrios import KyriosDocument, KyriosLine
+from kyrios_qbo.money import format_rate
 from kyrios_qbo.push.outcomes import DocumentBusy, PushContext, PushResult
+from kyrios_qbo.settlement import Settlement
 from kyrios_qbo.tax import TaxPlan
 
 HOLD_WAIT_SECONDS = 6.0
@@ -20,7 +22,7 @@ _POLL = 0.2
 
 
 class InconsistentDocument(mapping.MappingError):
-    """Kyrios' own totals do not add up from its lines: nothing is written to QBO."""
+    """Kyrios's totals are further from its lines than rounding explains: nothing is written to QBO."""
 
     code = "inconsistent_totals"
 
@@ -32,6 +34,7 @@ class Prepared:
     refs: mapping.DocumentRefs
     plan: TaxPlan
     company: catalog.Company
+    settlement: Settlement
 
 
 @dataclass
@@ -83,27 +86,34 @@ def already_applied(hold: Hold, version: int, label: str) -> PushResult | None:
     )
 
 
-def check_totals(document: KyriosDocument) -> None:
-    mismatches = check_kyrios_totals(document)
-    if mismatches:
+def settle(document: KyriosDocument, company: catalog.Company) -> Settlement:
+    """The amounts QBO is told (``kyrios_qbo.settlement``); only an impossible document is refused."""
+    try:
+        return settlement.settle(document, us=company.info.is_us)
+    except settlement.ImpossibleDocument as exc:
         raise InconsistentDocument(
-            "Kyrios' totals do not add up from the lines ("
-            + "; ".join(m.describe() for m in mismatches)
-            + "), so nothing was sent to QuickBooks: correct the document in Kyrios and send it again"
-        )
+            f"Kyrios {settlement.describe(document)} cannot be sent to QuickBooks: {exc}. Nothing was "
+            "sent; correct the document in Kyrios and send it again"
+        ) from exc
 
 
 def prepare(ctx: PushContext, document: KyriosDocument) -> Prepared:
-    """Customer, items and tax codes of the document (created in QBO where missing)."""
+    """Customer, items and tax codes of the document (created in QBO where missing), and the amounts
+    QBO is told (with a rounding-adjustment line where a cent cannot be told otherwise)."""
     company = catalog.company(ctx.client)
+    settled = settle(document, company)
     customer = matching.match_customer(
         ctx.client, document.customer, owner=ctx.owner, seconds_left=ctx.seconds_left
     )
-    items = catalog.ensure_items(ctx.client, (line.product for line in document.lines))
-    plan = catalog.tax_plan(
-        ctx.client, company, document.lines, prices_include_tax=document.prices_include_tax
-    )
-    return Prepared(mapping.DocumentRefs(customer.qbo_id, items), plan, company)
+    lines = list(document.lines)
+    if settled.rounding:
+        rounding = KyriosLine(
+            line_id=mapping.ROUNDING_LINE_ID, product=catalog.rounding_product(), quantity=1, unit_price=0
+        )
+        lines.append(rounding)
+    items = catalog.ensure_items(ctx.client, (line.product for line in lines))
+    plan = catalog.tax_plan(ctx.client, company, lines, prices_include_tax=document.prices_include_tax)
+    return Prepared(mapping.DocumentRefs(customer.qbo_id, items), plan, company, settled)
 
 
 def total_mismatch(document: KyriosDocument, answer: Mapping[str, Any]) -> str | None:
@@ -112,10 +122,32 @@ def total_mismatch(document: KyriosDocument, answer: Mapping[str, Any]) -> str |
     if mapping.totals_match(document.totals.total, qbo_total):
         return None
     return (
-        f"QuickBooks computed a total of {qbo_total} {document.currency} but Kyrios says "
-        f"{document.totals.total}: check the tax setup in QuickBooks (rates, automated sales tax) "
-        "and correct the document in one of the two systems"
+        f"QuickBooks recorded a total of {qbo_total} {document.currency} although it was told Kyrios's "
+        f"{document.totals.total} for {settlement.describe(document)}: check the document in QuickBooks"
     )
+
+
+def notes(document: KyriosDocument, prepared: Prepared, answer: Mapping[str, Any]) -> str:
+    """What the sync log should add to an ok outcome: a rounding line, a US automated-sales-tax rate
+    other than Kyrios's (QBO carries Kyrios's amount anyway). Empty when there is nothing to say."""
+    said: list[str] = []
+    if prepared.settlement.note:
+        said.append(prepared.settlement.note)
+    if prepared.company.info.is_us:
+        lines = (answer.get("TxnTaxDetail") or {}).get("TaxLine") or []
+        qbo_rate = sum(
+            (amount((line.get("TaxLineDetail") or {}).get("TaxPercent")) for line in lines), Decimal(0)
+        )
+        combined = {sum((t.rate_percent for t in kyrios.taxes), Decimal(0)) for kyrios in document.lines}
+        kyrios_rates = sorted(rate for rate in combined if rate > 0)
+        if lines and kyrios_rates and any(rate != qbo_rate for rate in kyrios_rates):
+            shown = ", ".join(f"{format_rate(rate)} %" for rate in kyrios_rates)
+            said.append(
+                f"Kyrios charged {shown} but QuickBooks' automated sales tax rate is "
+                f"{format_rate(qbo_rate)} %; the document carries Kyrios's tax of "
+                f"{prepared.settlement.tax_total}"
+            )
+    return "; ".join(said)
 
 
 def save_state(

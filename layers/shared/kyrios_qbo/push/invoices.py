@@ -36,9 +36,10 @@ def _apply(ctx: PushContext, invoice: KyriosInvoice, hold: documents.Hold) -> Pu
     applied = documents.already_applied(hold, invoice.version, "invoice")
     if applied is not None:
         return applied
-    documents.check_totals(invoice)
     prepared = documents.prepare(ctx, invoice)
-    body = mapping.invoice_payload(invoice, prepared.refs, prepared.plan, prepared.company.profile)
+    body = mapping.invoice_payload(
+        invoice, prepared.refs, prepared.plan, prepared.company.profile, prepared.settlement
+    )
     final = invoice.status != "void" and not invoice.payments  # no Payment or void to write after it
     created = hold.current is None
     answer = documents.write_document(
@@ -62,7 +63,9 @@ def _apply(ctx: PushContext, invoice: KyriosInvoice, hold: documents.Hold) -> Pu
         documents.save_state(ctx, hold, qbo_id, sync_token, invoice.version)
     if mismatch:
         return PushResult("failed", mismatch, "invoice", invoice.id, qbo_id, writes)
-    return PushResult("ok", _summary(invoice, created), "invoice", invoice.id, qbo_id, writes)
+    said = documents.notes(invoice, prepared, answer)
+    summary = _summary(invoice, created) + (f"; {said}" if said else "")
+    return PushResult("ok", summary, "invoice", invoice.id, qbo_id, writes)
 
 
 def _reason_to_skip(ctx: PushContext, invoice: KyriosInvoice) -> str | None:

@@ -27,9 +27,10 @@ def _apply(ctx: PushContext, payment: KyriosPaymentDocument, hold: documents.Hol
     applied = documents.already_applied(hold, payment.version, "payment")
     if applied is not None:
         return applied
-    documents.check_totals(payment)
     prepared = documents.prepare(ctx, payment)
-    body = mapping.sales_receipt_payload(payment, prepared.refs, prepared.plan, prepared.company.profile)
+    body = mapping.sales_receipt_payload(
+        payment, prepared.refs, prepared.plan, prepared.company.profile, settlement=prepared.settlement
+    )
     created = hold.current is None
     answer = documents.write_document(
         ctx, hold, entity="SalesReceipt", version=payment.version, body=body, final=True
@@ -39,10 +40,11 @@ def _apply(ctx: PushContext, payment: KyriosPaymentDocument, hold: documents.Hol
     if mismatch:
         return PushResult("failed", mismatch, "sales_receipt", payment.id, qbo_id, 1)
     source = payment.source.replace("_", " ")
+    said = documents.notes(payment, prepared, answer)
     return PushResult(
         "ok",
         f"Sales receipt for {source} payment {payment.id} ({payment.method}) "
-        f"{'created' if created else 'updated'} in QuickBooks",
+        f"{'created' if created else 'updated'} in QuickBooks" + (f"; {said}" if said else ""),
         "sales_receipt",
         payment.id,
         qbo_id,

@@ -21,7 +21,7 @@ from kyrios_qbo.store.errors import (
     StaleVersion,
 )
 
-MappingKind = Literal["invoice", "payment", "customer", "item", "tax_code", "sales_receipt"]
+MappingKind = Literal["invoice", "payment", "customer", "item", "tax_code", "tax_rate", "sales_receipt"]
 MAPPING_KINDS: tuple[str, ...] = get_args(MappingKind)
 
 

@@ -29,8 +29,11 @@ Amount rule (what QBO computes, and what the emulator must compute; implemented 
    inclusive line net and ``Amount`` = round(inclusive net × 100 / (100 + R_line)) (*uncertain*: QBO's
    exact handling of inclusive lines is not documented; the total is what we check), with the Kyrios
    quantity at the net-of-tax unit price as in step 2.
-8. US companies: lines are ``TAX``/``NON`` and QBO's automated sales tax picks the rates, so the expected
-   total uses Kyrios' rates and a mismatch means AST disagreed (report it, do not retry).
+8. US companies: lines are ``TAX``/``NON``; Kyrios's tax travels as ``TxnTaxDetail.TotalTax``.
+
+What is *sent* follows ``kyrios_qbo.settlement`` (Kyrios's figures win): the rule above rebuilds the line
+amounts and one candidate split of Kyrios's tax; the discount, tax per rate and a rounding-adjustment
+line come from the settlement, so QBO's total equals Kyrios's whatever rounding Kyrios used.
 
 Numbers in the returned bodies are JSON floats made from 2-decimal (or ≤5-decimal unit price) Decimals,
 which ``json.dumps`` prints exactly (``repr`` is the shortest round-trip form).

@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from kyrios_qbo import catalog, mapping, matching, settlement, store
@@ -210,3 +211,8 @@ def write_document(
 def _token(answer: Mapping[str, Any]) -> str | None:
     token = answer.get("SyncToken")
     return str(token) if token is not None else None
+
+
+def amount(value: object) -> Decimal:
+    """A QBO number as a Decimal (absent: 0)."""
+    return Decimal(str(value)) if value is not None else Decimal(0)

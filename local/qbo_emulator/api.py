@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
-from . import faults, jsonfmt, query
+from . import faults, jsonfmt, metering, query
 from .entities import Books, check_id
 from .specs import SPECS, find_spec
 from .state import CachedResponse, Company, Record
@@ -100,6 +100,12 @@ def register(app: Flask, emu: Emulator) -> None:
         if not emu.ratelimiter.allow(realm, is_batch):
             return throttled(emu)
         g.rate_slot = realm  # in flight until the answer is out (teardown below), injected delays included
+        emu.meter.count(
+            emu.state.now(),
+            realm,
+            metering.client_id_of(emu, request.headers.get("Authorization", "")),
+            metering.classify(request.method, rest, request.get_data(cache=True)),
+        )
         requestid = request.args.get("requestid") or None
         g.requestid = requestid
         if request.method == "POST" and requestid:

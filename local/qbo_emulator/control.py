@@ -229,6 +229,16 @@ class EmulatorControl:
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")
 
+    # ------------------------------------------------------------------ metering
+    def metering(self, month: str | None = None) -> dict[str, Any]:
+        """Core/CorePlus calls of ``month`` (``YYYY-MM`` of the emulator clock; default: its current
+        month): ``{"month", "realms": {realm: {"Core", "CorePlus"}}, "apps": {client_id: {...}},
+        "months"}``."""
+        return dict(self._call("GET", "/metering", params={"month": month} if month else None))
+
+    def clear_metering(self) -> None:
+        self._call("DELETE", "/metering")
+
     # ------------------------------------------------------------------ webhooks
     def webhook_deliveries(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/webhooks/deliveries")["deliveries"])

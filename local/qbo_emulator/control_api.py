@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
-from . import faults, jsonfmt
+from . import faults, jsonfmt, metering
 from .entities import Books
 from .oauth import App
 from .seed import CompanySpec, add_company
@@ -386,6 +386,17 @@ def register(app: Flask, emu: Emulator) -> None:
                     "total": sum(emu.state.request_log.counts.values()),
                 }
             )
+
+    @route("/metering", ["GET", "DELETE"])
+    def metering_counts() -> Response:
+        """Core/CorePlus calls per realm and per app of one month (``?month=YYYY-MM``, default: now)."""
+        if request.method == "DELETE":
+            emu.meter.reset()
+            return _ok({"ok": True})
+        month = request.args.get("month") or metering.month_of(emu.state.now())
+        if not metering.MONTH.fullmatch(month):
+            raise ControlError("month must look like YYYY-MM")
+        return _ok({**emu.meter.report(month), "months": emu.meter.months()})
 
     @route("/webhooks/deliveries", ["GET"])
     def deliveries() -> Response:

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from .injection import FaultInjector
+from .metering import Meter
 from .oauth import OAuthStore
 from .ratelimit import RateLimiter
 from .seed import default_app, seed_defaults
@@ -22,6 +23,7 @@ class Emulator:
         self.oauth = OAuthStore()
         self.ratelimiter = RateLimiter(self.state.clock, self.config)
         self.faults = FaultInjector()
+        self.meter = Meter()
         self.webhooks = WebhookDispatcher(self)
         self.base_url = ""
         if seed:
@@ -65,6 +67,7 @@ class Emulator:
                 self.oauth.apps[default_app().client_id] = default_app()
             self.faults.clear()
             self.ratelimiter.reset()
+            self.meter.reset()
             self.webhooks.reset()
             if seed:
                 seed_defaults(self)

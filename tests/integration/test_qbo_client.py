@@ -680,3 +680,44 @@ def test_base_url_minor_version_and_timeout_come_from_settings(
     client = QboClient(US_REALM, us_tokens, settings=settings, retry=FAST)
     assert client.company_info()["CompanyName"] == "Sunrise Yoga LLC"
     assert calls(ctl, US_REALM, "GET", "companyinfo")[-1]["minorversion"] == "73"
+
+
+# --- metering: what Intuit counts -------------------------------------------------------------------------
+
+
+def _metric_total(name: str) -> int:
+    from kyrios_qbo.observability import metrics
+
+    return int(sum(metrics.metric_set.get(name, {}).get("Value", [])))
+
+
+def test_every_call_is_counted_in_its_intuit_category_like_the_emulator_meters_it(
+    server: Any, ctl: Any
+) -> None:
+    from kyrios_qbo.observability import metrics
+
+    tokens = tokens_for(server, GB_REALM)
+    client = make_client(server, tokens, realm=GB_REALM)
+    ctl.clear_metering()
+    metrics.clear_metrics()
+    created = client.create("Customer", {"DisplayName": unique("Metered")}, "m-" + uuid.uuid4().hex)
+    client.update("Customer", {"Id": created["Id"], "SyncToken": created["SyncToken"], "Notes": "n"},
+                  "m-" + uuid.uuid4().hex)
+    ctl.inject_fault("500", count=1, method="GET", path=f"/customer/{created['Id']}", realm=GB_REALM)
+    # A 500 and the retry: the client counts both attempts it sent (an upper bound of what Intuit
+    # meters); the emulator's injected fault stands for a failure in front of the API: not metered.
+    client.read("Customer", created["Id"])
+    client.query(Select("Item"))
+    client.count(Select("Customer"))
+    client.cdc(["Customer"], datetime.now(UTC) - timedelta(minutes=5))
+    client.company_info()
+    client.batch([BatchItem.create("1", "Customer", {"DisplayName": unique("B")})], "m-" + uuid.uuid4().hex)
+    client.batch([BatchItem.select("1", "SELECT * FROM Item"),
+                  BatchItem.create("2", "Customer", {"DisplayName": unique("B")})], "m-" + uuid.uuid4().hex)
+
+    core, core_plus = _metric_total("QboCoreCalls"), _metric_total("QboCorePlusCalls")
+    assert (core, core_plus) == (3, 7)
+    metered = ctl.metering()
+    assert metered["realms"][GB_REALM] == {"Core": core, "CorePlus": core_plus - 1}
+    assert metered["apps"][CLIENT_ID] == {"Core": core, "CorePlus": core_plus - 1}
+    metrics.clear_metrics()

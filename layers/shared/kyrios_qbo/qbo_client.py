@@ -35,6 +35,7 @@ from urllib.parse import quote as url_quote
 import requests
 from requests.adapters import HTTPAdapter
 
+from kyrios_qbo import metering
 from kyrios_qbo.config import Settings, get_settings
 from kyrios_qbo.observability import logger, metrics
 from kyrios_qbo.qbo_errors import (
@@ -458,7 +459,8 @@ class QboClient:
         payload = {"BatchItemRequest": [item.to_request() for item in chunk]}
         meta: dict[str, Any] = {}
         body = self._call("POST", "batch", json_body=payload, request_id=request_id, entity="batch",
-                          operation="batch", response_meta=meta)
+                          operation="batch", response_meta=meta,
+                          batch_operations=[item.operation for item in chunk])
         tid = meta.get("intuit_tid")
         answers: dict[str, Mapping[str, Any]] = {}
         for answer in body.get("BatchItemResponse") or []:
@@ -533,8 +535,13 @@ class QboClient:
         json_body: Mapping[str, Any] | None = None,
         request_id: str | None = None,
         response_meta: dict[str, Any] | None = None,
+        batch_operations: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """One logical call with retries; returns the decoded JSON object or raises a QboError."""
+        """One logical call with retries; returns the decoded JSON object or raises a QboError.
+
+        Every attempt that is sent counts once in its Intuit category (:mod:`kyrios_qbo.metering`):
+        Intuit meters requests, so a retried read costs twice."""
+        category = metering.category(operation, batch_operations)
         query: dict[str, str] = dict(params or {})
         if method != "GET":
             query["requestid"] = _check_request_id(request_id or "")
@@ -544,7 +551,7 @@ class QboClient:
         refreshed = False
         attempt = 0
         session = self._session or http_session()
-        log = {"realm_id": self.realm_id, "entity": entity, "operation": operation}
+        log = {"realm_id": self.realm_id, "entity": entity, "operation": operation, "category": category}
         while True:
             attempt += 1
             if self._limiter is not None:
@@ -558,6 +565,7 @@ class QboClient:
                 headers["Content-Type"] = "application/json"
             started = time.monotonic()
             _count_metric("QboCalls")
+            _count_metric(metering.METRIC_NAMES[category])
             error: QboError
             try:
                 response = session.request(

@@ -1,8 +1,10 @@
 """Contact poller: the schedule's fan-out, and one company's poll per message of the FIFO poll queue.
 
-* Schedule (``{"kind": "tick"}`` from the template, or a plain EventBridge scheduled event): one
-  nudge per connected company onto the poll queue; no polling here.
-* Poll queue (SQS FIFO, batch size 1, ReportBatchItemFailures): :func:`kyrios_qbo.polling.poll_company`.
+* Schedule (``{"kind": "tick"}`` from the template, or a plain EventBridge scheduled event): the
+  safety sweep, :func:`kyrios_qbo.sweep.run_tick` — one nudge per company that is *due* (not polled
+  for the sweep interval); no polling here.
+* Poll queue (SQS FIFO, batch size 1, ReportBatchItemFailures): :func:`kyrios_qbo.polling.poll_company`,
+  or, for the sweep's own continuation message, the tick again (it stopped near its deadline).
   A record fails (SQS redelivers after the visibility timeout, the DLQ after 5 tries) when another
   poller holds the company or QBO/AWS failed in a way a retry may fix; the cursor has not moved
   then. Not connected, needs reconnect, a stale or unreadable nudge: acknowledged and logged (no
@@ -16,8 +18,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from kyrios_qbo import nudges, polling
-from kyrios_qbo.observability import logger
+from kyrios_qbo import nudges, polling, sweep
+from kyrios_qbo.observability import logger, metrics
 
 
 def _is_schedule(event: dict[str, Any]) -> bool:
@@ -29,6 +31,10 @@ def _make_record_handler(context: Any) -> Any:
     request_id = getattr(context, "aws_request_id", None)
 
     def handle(record: SQSRecord) -> dict[str, Any]:
+        if sweep.is_continuation(record.body):
+            result = sweep.run_tick(remaining_ms=deadline)
+            logger.info("sweep continued", extra=result.as_dict())
+            return {"status": "swept"}
         try:
             nudge = nudges.parse_nudge(record.body)
         except nudges.InvalidNudge as exc:
@@ -63,12 +69,13 @@ def _make_record_handler(context: Any) -> Any:
     return handle
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _is_schedule(event):
-        sent = nudges.fan_out_connected()
-        logger.info("schedule fan-out", extra={"nudged": sent})
-        return {"nudged": sent}
+        result = sweep.run_tick(remaining_ms=getattr(context, "get_remaining_time_in_millis", None))
+        logger.info("safety sweep tick", extra=result.as_dict())
+        return result.as_dict()
     # One processor per invocation: it keeps the batch's results, and it is cheap to create.
     processor = SqsFifoPartialProcessor()
     # With batch size 1 every failure is "the entire batch": report it as the record's failure (SQS

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from kyrios_qbo import metering
 from kyrios_qbo.config import Settings
 from kyrios_qbo.store import connections
+from kyrios_qbo.store import sweep as sweep_store
 from local.template import REPO_ROOT, TEMPLATE_PATH, functions, load_template, references, resources
 
 TEMPLATE = load_template()
@@ -90,6 +92,8 @@ def test_main_table_matches_the_store():
         "sk": "S",
         "gsi1pk": "S",
         "gsi1sk": "S",
+        "gsi2pk": "S",
+        "gsi2sk": "S",
     }
     assert table["KeySchema"] == [
         {"AttributeName": "pk", "KeyType": "HASH"},
@@ -99,14 +103,40 @@ def test_main_table_matches_the_store():
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["SSESpecification"]["SSEEnabled"] is True
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    (index,) = table["GlobalSecondaryIndexes"]
+    index, due = table["GlobalSecondaryIndexes"]
     assert index["IndexName"] == connections.CONNECTED_GSI
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["gsi1pk", "gsi1sk"]
-    # list_connected_accounts reads these from the index
-    assert {"account_id", "realm_id"} <= set(index["Projection"].get("NonKeyAttributes", [])) or (
-        index["Projection"]["ProjectionType"] == "ALL"
-    )
+    assert due["IndexName"] == sweep_store.SWEEP_GSI
+    assert [k["AttributeName"] for k in due["KeySchema"]] == ["gsi2pk", "gsi2sk"]
+    # list_connected_accounts and the sweep's due_page read these from the indexes
+    for gsi in (index, due):
+        assert {"account_id", "realm_id"} <= set(gsi["Projection"].get("NonKeyAttributes", [])) or (
+            gsi["Projection"]["ProjectionType"] == "ALL"
+        )
     assert RESOURCES["Table"]["DeletionPolicy"] == "Retain"
+
+
+def test_the_sweep_is_configured_by_its_parameters_and_watched_by_alarms():
+    params = TEMPLATE["Parameters"]
+    assert params["SafetySweepInterval"]["Default"] == 1440
+    assert params["SafetySweepMaxInterval"]["Default"] == 1440
+    assert params["CorePlusMonthlyBudget"]["Default"] == 500000
+    env = props("ContactPollerFunction")["Environment"]["Variables"]
+    assert env["SAFETY_SWEEP_INTERVAL_MINUTES"] == {"Ref": "SafetySweepInterval"}
+    assert env["SAFETY_SWEEP_MAX_INTERVAL_MINUTES"] == {"Ref": "SafetySweepMaxInterval"}
+    assert env["COREPLUS_MONTHLY_BUDGET"] == {"Ref": "CorePlusMonthlyBudget"}
+    service = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    namespace = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    used = props("CorePlusBudgetAlarm")
+    assert (used["Namespace"], used["MetricName"], used["Threshold"]) == (
+        namespace, "CorePlusBudgetUsedPercent", 80)
+    assert used["Dimensions"] == [{"Name": "service", "Value": service}]  # Powertools' only dimension
+    shortfall = props("SweepBudgetShortfallAlarm")
+    assert (shortfall["MetricName"], shortfall["Threshold"]) == ("SweepBudgetShortfall", 0)
+    pace = props("CorePlusPaceAlarm")
+    stat = pace["Metrics"][0]["MetricStat"]["Metric"]
+    assert (stat["Namespace"], stat["MetricName"]) == (namespace, metering.METRIC_NAMES["CorePlus"])
+    assert pace["Threshold"] == 80
 
 
 def test_idempotency_table_matches_powertools():
@@ -141,7 +171,8 @@ def test_every_queue_a_function_consumes_has_a_dlq_and_partial_batch_failures():
         alarms = [
             r
             for r in resources(TEMPLATE, "AWS::CloudWatch::Alarm").values()
-            if {"Fn::GetAtt": [dlq_id, "QueueName"]} in [d["Value"] for d in r["Properties"]["Dimensions"]]
+            if {"Fn::GetAtt": [dlq_id, "QueueName"]}
+            in [d["Value"] for d in r["Properties"].get("Dimensions", [])]
         ]
         assert alarms, f"no alarm on {dlq_id}"
 

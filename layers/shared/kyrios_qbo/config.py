@@ -55,6 +55,12 @@ class Settings(BaseModel):
     qbo_rate_time_scale: float = Field(default=1.0, gt=0, le=1)
     """Multiplies the spacing of each company's shared request budget (``store.rate``); below 1 only
     where the emulator's rate limits run on a compressed clock (the local stack sets it)."""
+    safety_sweep_interval_minutes: int = Field(default=1440, ge=5)
+    """A company is swept (one CDC) when it was not polled for this long (template SafetySweepInterval)."""
+    safety_sweep_max_interval_minutes: int = Field(default=1440, ge=5)
+    """How far the sweep may stretch the interval to stay within the budget (SafetySweepMaxInterval)."""
+    coreplus_monthly_budget: int = Field(default=500_000, ge=1)
+    """CorePlus calls the app may make in a calendar month (CorePlusMonthlyBudget; Builder tier: 500,000)."""
     source_name: str = "kyrios.quickbooks"
     """EventBridge ``Source`` of the events this bundle publishes."""
     rounding_item_name: str = Field(default="Rounding adjustment", min_length=1, max_length=100)

@@ -33,6 +33,20 @@ METRIC_NAMES: dict[Category, str] = {"Core": "QboCoreCalls", "CorePlus": "QboCor
 """The CloudWatch metric of each category (namespace from POWERTOOLS_METRICS_NAMESPACE)."""
 
 
+_pending: dict[Category, int] = {"Core": 0, "CorePlus": 0}
+
+
+def record(kind: Category) -> None:
+    """Count one attempt sent in this container (the poller hands the tally to the month's usage)."""
+    _pending[kind] += 1
+
+
+def take(kind: Category) -> int:
+    """The attempts of ``kind`` counted since the last take, and start again from 0."""
+    count, _pending[kind] = _pending[kind], 0
+    return count
+
+
 def category(operation: str, batch_operations: Iterable[str] = ()) -> Category:
     """The category of one call. ``batch_operations``: the items' operations of a ``batch`` call."""
     if operation == "batch":

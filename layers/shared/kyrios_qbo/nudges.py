@@ -135,6 +135,12 @@ def send_nudges(nudges: Iterable[PollNudge], *, queue_url: str | None = None) ->
     return sent
 
 
+def send_raw(body: str, *, group: str, dedup: str, queue_url: str | None = None) -> None:
+    """One message of ``group`` on the poll queue (the sweep's continuation)."""
+    url = queue_url or get_settings().require("poll_queue_url")
+    _sqs().send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=dedup)
+
+
 def nudge(account_id: str, realm_id: str, reason: NudgeReason, *, now: float | None = None) -> PollNudge:
     return PollNudge(
         account_id=account_id,
@@ -147,9 +153,9 @@ def nudge(account_id: str, realm_id: str, reason: NudgeReason, *, now: float | N
 def fan_out_connected(
     *, page_size: int = FAN_OUT_PAGE_SIZE, now: float | None = None, reason: NudgeReason = "schedule"
 ) -> int:
-    """The schedule tick: one nudge per connected company, a page of the connected-accounts index at
-    a time (no long loop polling anyone here: each company's poll runs in its own invocation). The
-    webhook sweeps the same way after a signed delivery it could not read (``reason="webhook"``)."""
+    """One nudge per connected company, a page of the connected-accounts index at a time: what the
+    webhook does after a signed delivery it could not read (``reason="webhook"``). The schedule does
+    not: it sweeps only the companies that are due (:mod:`kyrios_qbo.sweep`)."""
     from kyrios_qbo.store import connections  # a readable webhook never needs the listing
 
     at = time.time() if now is None else now

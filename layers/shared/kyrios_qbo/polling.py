@@ -12,7 +12,8 @@ One poll of one company (:func:`poll_company`):
 3. customers → contacts (:func:`sync_customers`) and the email index; paid invoices → review
    requests (:func:`request_reviews`);
 4. only when all of that was published and recorded, moves the cursor forward (its ``updated_at``
-   is the status page's "last sync") and lets go of the hold in the same write. Any failure before
+   is the status page's "last sync") and lets go of the hold in the same write; the company is then
+   not due for the safety sweep for an interval (:func:`kyrios_qbo.sweep.after_poll`). Any failure before
    leaves the cursor where it was, so the retry (SQS redelivery) reads the same changes again; the
    once-markers make the repeat harmless.
 
@@ -55,7 +56,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from kyrios_qbo import events, reviews
+from kyrios_qbo import events, reviews, sweep
 from kyrios_qbo.mapping import PUSHED_INVOICE_NOTE
 from kyrios_qbo.matching import CREATED_BY_NOTE
 from kyrios_qbo.models.published import Address, ContactCreated, ContactIdentity
@@ -457,6 +458,7 @@ def poll_company(
             # Everything found is published: move on, letting go of the hold in the same write.
             coordination.advance_cursor(realm_id, CURSOR_NAME, result.cursor, release=owner)
             let_go = True
+            sweep.after_poll(account_id, realm_id)  # not due for the safety sweep for an interval
     finally:
         if not let_go:
             coordination.release_cursor(realm_id, CURSOR_NAME, owner)

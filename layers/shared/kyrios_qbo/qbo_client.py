@@ -566,6 +566,7 @@ class QboClient:
             started = time.monotonic()
             _count_metric("QboCalls")
             _count_metric(metering.METRIC_NAMES[category])
+            metering.record(category)
             error: QboError
             try:
                 response = session.request(

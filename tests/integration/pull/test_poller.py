@@ -346,9 +346,10 @@ def test_a_company_held_by_another_poll_is_handed_back_then_polled(
     assert polling.poll_company(company.account_id, company.realm_id).status == "polled"
 
 
-def test_an_idle_poll_costs_three_writes_and_one_read(company: Company) -> None:
-    """Per company and tick with nothing new: hold the cursor (reading it), read the connection, take
-    a QBO request slot, move the cursor (letting go of the hold)."""
+def test_an_idle_poll_costs_five_writes_and_one_read(company: Company) -> None:
+    """Per idle poll (now once per sweep interval, not every tick): hold the cursor (reading it), read
+    the connection, take a QBO request slot, move the cursor (letting go of the hold), make the company
+    due again one interval later, and add its CorePlus call to the month's tally."""
     from kyrios_qbo.store import _dynamo
 
     polling.poll_company(company.account_id, company.realm_id)  # the first poll sets the cursor
@@ -364,7 +365,7 @@ def test_an_idle_poll_costs_three_writes_and_one_read(company: Company) -> None:
     finally:
         events.unregister("before-call.dynamodb", unique_id="idle-poll-cost")
     assert result.status == "polled" and result.customers_seen == 0
-    assert sorted(operations) == ["GetItem", "UpdateItem", "UpdateItem", "UpdateItem"]
+    assert sorted(operations) == ["GetItem"] + ["UpdateItem"] * 5
 
 
 def test_a_poll_that_fails_lets_go_of_the_company(ctl: Any, company: Company) -> None:

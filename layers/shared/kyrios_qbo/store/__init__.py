@@ -14,7 +14,9 @@ pk                             sk                               what
                                                                 settings, tokens + ``token_version``;
                                                                 ``gsi1pk=CONNECTED`` while connected;
                                                                 ``last_push_at``: last successful push
-                                                                (rewritten once a minute at most)
+                                                                (rewritten once a minute at most);
+                                                                ``gsi2pk=SWEEP#<shard>``, ``gsi2sk=<due>#
+                                                                <account>`` (``sweep``)
 ``ACCOUNT#<account>``          ``IMPORT_LOCK``                  the running import's id (one at a time)
 ``ACCOUNT#<account>``          ``IMPORT#<time>-<rand>``         import job and progress
 ``ACCOUNT#<account>``          ``LOG#<time>#<rand>``            sync log entry (TTL 30 days)
@@ -41,13 +43,18 @@ pk                             sk                               what
                                                                 published (``pulled_customers``)
 ``REALM#<realm>``              ``REVIEW#<qbo customer id>``     the contact's one review opportunity
                                                                 (``review_opportunities``)
+``SWEEP#<shard>``              ``STATE``                        sweep's hold, watermark, lap (``sweep``)
+``SWEEP#<shard>``              ``USAGE#<YYYY-MM>``              CorePlus calls of the pollers that month
+``SWEEP#PLAN``                 ``PLAN``                         sweep interval chosen for the budget,
+                                                                connected companies (counted hourly)
 ``OAUTH_STATE#<state>``        ``STATE``                        Connect flow started: account, user
 ``OAUTH_RETURN#<ref>``         ``RETURN``                       Intuit's answer for it: realm, code
                                                                 (KMS ciphertext) (``oauth_flows``)
 =============================  ===============================  ==========================================
 
 GSI ``gsi1`` (``gsi1pk``/``gsi1sk``, sparse, projects ``account_id`` and ``realm_id``): ``CONNECTED``
-/ ``ACCOUNT#<account>`` for the poller's fan-out over connected accounts.
+/ ``ACCOUNT#<account>`` for the poller's fan-out over connected accounts. GSI ``gsi2`` (sparse, same
+projection): ``SWEEP#<shard>`` / ``<due time>#<account>``, the safety sweep's due index.
 
 Company data is keyed by realm, so reconnecting the same company keeps cursors and mappings.
 Expiry is always checked against the stored ``*_expires_at`` values: DynamoDB TTL deletes late.

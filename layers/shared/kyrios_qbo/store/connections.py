@@ -177,8 +177,11 @@ def connect(account_id: str, realm_id: str, company: CompanyInfo, tokens: Encryp
     reconnect must not hide what happened while the tokens were expired.
     Raises :class:`RealmOwnedByAnotherAccount` or :class:`AlreadyConnectedToAnotherCompany`.
     """
+    from kyrios_qbo.store import sweep  # sweep reads this module's constants
+
     db.key_part(account_id, "account id")
     now_iso = db.iso_now()
+    due_now = sweep.due_key(realm_id, account_id, db.now())
     previous = get_connection(account_id)
     same_company = previous is not None and previous.realm_id == realm_id
     values: dict[str, Any] = {
@@ -190,6 +193,8 @@ def connect(account_id: str, realm_id: str, company: CompanyInfo, tokens: Encryp
         ":connected_at": db.s(previous.connected_at if previous is not None and same_company else now_iso),
         ":gsi_pk": db.s(CONNECTED_GSI_PK),
         ":gsi_sk": db.s(db.account_pk(account_id)),
+        ":g2pk": due_now["gsi2pk"],
+        ":g2sk": due_now["gsi2sk"],
         ":defaults": db.json_value({}),
         ":zero": db.n(0),
         ":one": db.n(1),
@@ -203,6 +208,8 @@ def connect(account_id: str, realm_id: str, company: CompanyInfo, tokens: Encryp
         "updated_at = :now",
         "gsi1pk = :gsi_pk",
         "gsi1sk = :gsi_sk",
+        "gsi2pk = :g2pk",  # due for the safety sweep at once: the first poll sets the cursor
+        "gsi2sk = :g2sk",
         "settings = if_not_exists(settings, :defaults)",
         "access_token_enc = :access",
         "refresh_token_enc = :refresh",
@@ -356,14 +363,15 @@ def mark_pushed(account_id: str, realm_id: str, known: str | None) -> bool:
 def mark_needs_reconnect(account_id: str, reason: str) -> bool:
     """Connected → needs_reconnect (refresh token rejected). False if it was not connected.
 
-    The account leaves the poller's fan-out; its realm stays claimed and its data is kept.
+    The account leaves the poller's fan-out and the sweep's due index; its realm stays claimed and
+    its data is kept.
     """
     try:
         db.client().update_item(
             TableName=db.table_name(),
             Key=_connection_key(account_id),
             UpdateExpression="SET #status = :needs, status_reason = :reason, updated_at = :now "
-            "REMOVE gsi1pk, gsi1sk",
+            "REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk",
             ConditionExpression="#status = :connected",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
@@ -398,7 +406,7 @@ def disconnect(account_id: str) -> Connection | None:
                         "UpdateExpression": "SET #status = :disconnected, disconnected_at = :now, "
                         "updated_at = :now "
                         "REMOVE access_token_enc, refresh_token_enc, access_expires_at, refresh_expires_at, "
-                        "gsi1pk, gsi1sk, status_reason",
+                        "gsi1pk, gsi1sk, gsi2pk, gsi2sk, status_reason",
                         "ConditionExpression": "realm_id = :realm AND #status <> :disconnected",
                         "ExpressionAttributeNames": {"#status": "status"},
                         "ExpressionAttributeValues": {

@@ -1,0 +1,169 @@
+"""The safety sweep: the schedule nudges only companies that are due, continues where it stopped,
+and spreads the month's CorePlus budget (local AWS + the emulator, through the real handler)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kyrios_qbo import polling, sweep
+from kyrios_qbo.store import _dynamo, connections
+from kyrios_qbo.store import sweep as sweep_store
+
+from .support import Company, PollQueue, tick
+
+DAY = 86_400.0
+
+
+@pytest.fixture(autouse=True)
+def fresh_sweep_state(local_aws: Any) -> Iterator[None]:
+    """Shard watermarks and the plan are app-wide: every test starts a lap of its own."""
+
+    def wipe() -> None:
+        keys = [_dynamo.key(f"SWEEP#{shard}", "STATE") for shard in range(sweep_store.SHARDS)]
+        keys.append(_dynamo.key(sweep_store.PLAN_PK, "PLAN"))
+        for key in keys:
+            _dynamo.client().delete_item(TableName=_dynamo.table_name(), Key=key)
+        sweep._cached_interval = None
+
+    wipe()
+    yield
+    wipe()
+
+
+def _connected(n: int) -> list[tuple[str, str]]:
+    """``n`` connections written through the store (no OAuth dance: the sweep never calls QBO)."""
+    made = []
+    for _ in range(n):
+        account, realm = f"acct-{uuid.uuid4().hex[:12]}", str(9_000_000_000 + uuid.uuid4().int % 10**9)
+        tokens = connections.EncryptedTokens(b"a", b"r", time.time() + 3600, time.time() + 86400)
+        connections.connect(account, realm, connections.CompanyInfo(), tokens)
+        made.append((account, realm))
+    return made
+
+
+def _nudged(
+    poll_queue: PollQueue, realms: set[str], *, timeout: float = 2.0, continuations: list[Any] | None = None
+) -> list[str]:
+    """Realms of the nudges now on the queue among ``realms``; the sweep's continuations go to
+    ``continuations`` when given (every other message read is deleted)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = poll_queue.sqs.receive_message(
+            QueueUrl=poll_queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
+        ).get("Messages", [])
+        for message in messages:
+            group = message["Attributes"]["MessageGroupId"]
+            if group == sweep.CONTINUATION_GROUP and continuations is not None:
+                continuations.append(message)
+                continue
+            if group in realms:
+                seen.append(group)
+            poll_queue.sqs.delete_message(QueueUrl=poll_queue.url, ReceiptHandle=message["ReceiptHandle"])
+        if not messages:
+            time.sleep(0.2)
+    return seen
+
+
+def test_a_polled_company_is_not_swept_until_its_interval_has_passed(
+    company: Company, poll_queue: PollQueue
+) -> None:
+    realms = {company.realm_id}
+    assert tick()["nudged"] >= 1  # connecting makes a company due at once
+    assert _nudged(poll_queue, realms) == [company.realm_id]
+    assert polling.poll_company(company.account_id, company.realm_id).status == "polled"
+
+    assert _nudged(poll_queue, realms, timeout=0.5) == []
+    tick()
+    assert _nudged(poll_queue, realms) == []  # polled moments ago: no poll of any kind for a day
+    sweep.run_tick(now=time.time() + DAY - 120)
+    assert _nudged(poll_queue, realms) == []
+    sweep.run_tick(now=time.time() + DAY + 120)
+    assert _nudged(poll_queue, realms) == [company.realm_id]
+
+
+def test_disconnected_and_needs_reconnect_companies_leave_the_due_index(poll_queue: PollQueue) -> None:
+    (gone, needs, stays) = _connected(3)
+    connections.disconnect(gone[0])
+    connections.mark_needs_reconnect(needs[0], "invalid_grant")
+    assert sweep_store.schedule(gone[0], gone[1], time.time()) is False  # a late poll cannot re-add it
+    sweep.run_tick()
+    assert _nudged(poll_queue, {gone[1], needs[1], stays[1]}) == [stays[1]]
+
+
+def test_a_tick_out_of_time_hands_over_to_a_continuation_and_nobody_is_starved(
+    poll_queue: PollQueue,
+) -> None:
+    made = _connected(23)
+    realms = {realm for _, realm in made}
+    calls = iter(range(1000))
+
+    def three_pages_then_out_of_time() -> int:
+        return 60_000 if next(calls) < 4 else 1_000
+
+    first = sweep.run_tick(remaining_ms=three_pages_then_out_of_time, page_size=5)
+    assert first.continued and 0 < first.nudged <= 15
+    continuations: list[Any] = []
+    before = _nudged(poll_queue, realms, continuations=continuations)
+    (continuation,) = continuations
+    assert poll_queue.run_poller(continuation) == {"batchItemFailures": []}  # the poller runs the tick
+    after = _nudged(poll_queue, realms)
+    assert sorted(before + after) == sorted(realms)  # each exactly once: continued, nobody starved
+    sweep.run_tick()
+    assert _nudged(poll_queue, realms, timeout=0.5) == []  # nudged, not yet polled, lap not over
+
+
+def test_an_old_lap_starts_again_and_re_nudges_companies_whose_poll_never_succeeded(
+    poll_queue: PollQueue,
+) -> None:
+    ((_, realm),) = _connected(1)
+    sweep.run_tick()
+    assert _nudged(poll_queue, {realm}) == [realm]
+    sweep.run_tick(now=time.time() + sweep.LAP_SECONDS / 2)
+    assert _nudged(poll_queue, {realm}, timeout=0.5) == []
+    sweep.run_tick(now=time.time() + sweep.LAP_SECONDS + 60)
+    assert _nudged(poll_queue, {realm}) == [realm]
+
+
+@pytest.mark.parametrize(
+    ("companies", "used", "interval_h", "shortfall"),
+    [
+        (1_000, 0, 24.0, False),  # 31,000 sweeps a month fit easily: the configured day
+        (15_000, 0, 24.0, False),  # ~465,000: still fits 95 % of 500,000
+        (15_000, 300_000, 24.0, True),  # a heavy first half: even a day no longer fits
+        (100_000, 0, 24.0, True),  # 3.1 M a month: raise the tier (early alarm), still swept daily
+    ],
+)
+def test_the_interval_spreads_what_is_left_of_the_budget(
+    companies: int, used: int, interval_h: float, shortfall: bool
+) -> None:
+    now = 1_767_225_600.0  # 2026-01-01T00:00Z: a whole 31-day month ahead
+    plan = sweep.plan_interval(
+        companies=companies, used=used, budget=500_000, now=now, base_seconds=DAY, max_seconds=DAY
+    )
+    assert (round(plan.interval_seconds / 3600, 1), plan.shortfall) == (interval_h, shortfall)
+
+
+def test_the_interval_stretches_up_to_the_maximum_before_alarming() -> None:
+    now = 1_767_225_600.0
+    hourly = dict(base_seconds=3600.0, max_seconds=DAY, budget=500_000, now=now, used=0)
+    assert sweep.plan_interval(companies=100, **hourly).interval_seconds == 3600.0  # 74,400 fit
+    stretched = sweep.plan_interval(companies=5_000, **hourly)
+    assert 3600.0 < stretched.interval_seconds < DAY and not stretched.shortfall
+    assert 5_000 * 31 * DAY / stretched.interval_seconds <= 0.95 * 500_000 + 1
+    assert sweep.plan_interval(companies=20_000, **hourly).shortfall
+
+
+def test_the_tick_plans_with_the_pollers_tally_and_stores_the_interval(company: Company) -> None:
+    assert polling.poll_company(company.account_id, company.realm_id).status == "polled"
+    used = sweep_store.month_usage(time.time())
+    assert used >= 1  # the poll's CDC call was added to the month's CorePlus tally
+    tick()
+    plan = sweep_store.get_plan()
+    assert plan is not None and plan.companies >= 1
+    assert plan.interval_seconds == 1440 * 60

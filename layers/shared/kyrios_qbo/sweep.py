@@ -147,6 +147,8 @@ class TickResult:
     """How long past its due time the most overdue company nudged by this tick was."""
     interval_seconds: float = 0.0
     shortfall: bool = False
+    slowest_page_ms: float = 0.0
+    """The slowest page (query + sends) so far: a tick stops while two more would still fit."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -175,7 +177,9 @@ def run_tick(
     result = TickResult(interval_seconds=plan.interval_seconds, shortfall=plan.shortfall)
 
     def out_of_time() -> bool:
-        return remaining_ms is not None and remaining_ms() < CONTINUE_MARGIN_MS
+        if remaining_ms is None:
+            return False
+        return remaining_ms() < CONTINUE_MARGIN_MS + 2 * result.slowest_page_ms
 
     first = int(at // 60) % store.SHARDS  # a different shard goes first each minute
     for shard in [(first + i) % store.SHARDS for i in range(store.SHARDS)]:
@@ -224,6 +228,7 @@ def _sweep_shard(
     while more:
         if out_of_time():
             return False
+        began = time.monotonic()
         page, more = store.due_page(shard, now, progress.mark, page_size)
         result.pages += 1
         if page:
@@ -231,6 +236,7 @@ def _sweep_shard(
             result.nudged += len(page)
             result.max_lag_seconds = max(result.max_lag_seconds, now - page[0].due_at)
             progress.mark = page[-1].key
+        result.slowest_page_ms = max(result.slowest_page_ms, (time.monotonic() - began) * 1000)
     return True
 
 

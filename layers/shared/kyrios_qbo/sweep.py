@@ -87,6 +87,9 @@ def refresh_plan(now: float) -> tuple[IntervalPlan, int, int]:
     stored = store.get_plan()
     if stored is None or now - stored.companies_counted_at > COUNT_REFRESH_SECONDS:
         companies, counted_at = store.count_connected(), now
+        if store.count_due() < companies:  # connected before the index existed, or a lost write
+            enrolled = store.enrol_missing(now)
+            logger.info("connected companies added to the sweep's due index", extra={"enrolled": enrolled})
     else:
         companies, counted_at = stored.companies, stored.companies_counted_at
     used = store.month_usage(now)

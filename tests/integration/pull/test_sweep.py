@@ -167,3 +167,19 @@ def test_the_tick_plans_with_the_pollers_tally_and_stores_the_interval(company: 
     plan = sweep_store.get_plan()
     assert plan is not None and plan.companies >= 1
     assert plan.interval_seconds == 1440 * 60
+
+
+def test_connections_made_before_the_due_index_existed_are_enrolled_and_swept(poll_queue: PollQueue) -> None:
+    """An upgrade: connection items written by the previous release carry no ``gsi2`` keys."""
+    made = _connected(3)
+    for account, _ in made:  # as the previous release wrote them
+        _dynamo.client().update_item(
+            TableName=_dynamo.table_name(),
+            Key=_dynamo.key(_dynamo.account_pk(account), connections.CONNECTION_SK),
+            UpdateExpression="REMOVE gsi2pk, gsi2sk",
+        )
+    realms = {realm for _, realm in made}
+
+    tick()  # the plan is counted afresh (no stored plan): the missing ones are found and enrolled
+    assert sorted(_nudged(poll_queue, realms)) == sorted(realms)
+    assert sweep_store.enrol_missing(time.time()) == 0  # nothing left to enrol

@@ -222,6 +222,64 @@ def count_connected() -> int:
             return total
 
 
+def count_due() -> int:
+    """Companies in the due index (a COUNT per shard: keys only)."""
+    total = 0
+    for shard in range(SHARDS):
+        start = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": db.table_name(),
+                "IndexName": SWEEP_GSI,
+                "KeyConditionExpression": "gsi2pk = :pk",
+                "ExpressionAttributeValues": {":pk": db.s(f"SWEEP#{shard}")},
+                "Select": "COUNT",
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            answer = db.client().query(**kwargs)
+            total += int(answer.get("Count", 0))
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                break
+    return total
+
+
+def enrol_missing(now: float, *, limit: int = 10_000) -> int:
+    """Put connected companies that are not in the due index into it, due ``now``; how many.
+
+    Connections made before the index existed (or whose scheduling write was lost) would otherwise
+    never be swept. Pages ``gsi1`` (every connected company), reads which of those items lack
+    ``gsi2pk`` (one batched read per page) and schedules only those, each with the same conditional
+    write as :func:`schedule`. Looks at ``limit`` connections at most per call; the caller calls again
+    while the index holds fewer companies than are connected."""
+    enrolled = looked = 0
+    start = None
+    while looked < limit:
+        kwargs: dict[str, Any] = {
+            "TableName": db.table_name(),
+            "IndexName": CONNECTED_GSI,
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": db.s(CONNECTED_GSI_PK)},
+            "Limit": 100,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        answer = db.client().query(**kwargs)
+        page = [(db.get_s(i, "account_id"), db.get_s(i, "realm_id")) for i in answer.get("Items", [])]
+        looked += len(page)
+        keys = [db.key(db.account_pk(account), CONNECTION_SK) for account, _ in page]
+        indexed = {db.get_s(item, "pk") for item in db.batch_get(keys, what="sweep enrolment")
+                   if "gsi2pk" in item}
+        for account, realm in page:
+            if db.account_pk(account) not in indexed and schedule(account, realm, now):
+                enrolled += 1
+        start = answer.get("LastEvaluatedKey")
+        if not start:
+            break
+    return enrolled
+
+
 def month_of(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m")
 

@@ -202,15 +202,15 @@ def save_plan(plan: Plan) -> None:
     )
 
 
-def count_connected() -> int:
-    """Connected companies (a COUNT over the sparse ``gsi1``: pages of keys only, no items returned)."""
+def _count(index: str, key: str, value: str) -> int:
+    """Items of one partition of a sparse index (a COUNT: pages of keys only, no items returned)."""
     total, start = 0, None
     while True:
         kwargs: dict[str, Any] = {
             "TableName": db.table_name(),
-            "IndexName": CONNECTED_GSI,
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": db.s(CONNECTED_GSI_PK)},
+            "IndexName": index,
+            "KeyConditionExpression": f"{key} = :pk",
+            "ExpressionAttributeValues": {":pk": db.s(value)},
             "Select": "COUNT",
         }
         if start:
@@ -222,27 +222,14 @@ def count_connected() -> int:
             return total
 
 
+def count_connected() -> int:
+    """Connected companies (the sparse ``gsi1``)."""
+    return _count(CONNECTED_GSI, "gsi1pk", CONNECTED_GSI_PK)
+
+
 def count_due() -> int:
-    """Companies in the due index (a COUNT per shard: keys only)."""
-    total = 0
-    for shard in range(SHARDS):
-        start = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": db.table_name(),
-                "IndexName": SWEEP_GSI,
-                "KeyConditionExpression": "gsi2pk = :pk",
-                "ExpressionAttributeValues": {":pk": db.s(f"SWEEP#{shard}")},
-                "Select": "COUNT",
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            answer = db.client().query(**kwargs)
-            total += int(answer.get("Count", 0))
-            start = answer.get("LastEvaluatedKey")
-            if not start:
-                break
-    return total
+    """Companies in the due index (every shard of ``gsi2``)."""
+    return sum(_count(SWEEP_GSI, "gsi2pk", f"SWEEP#{shard}") for shard in range(SHARDS))
 
 
 def enrol_missing(now: float, *, limit: int = 10_000) -> int:

@@ -1,0 +1,90 @@
+"""Issue 16's findings, one named test each, through the push queue and the real pusher into the
+emulator: QuickBooks ends with Kyrios's figures to the cent, and nothing is refused for rounding.
+
+The property test (``test_pusher_taxes_property.py``) covers the space; these pin the cases an
+accountant reported, so a regression names the one that broke."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tests.integration.pusher.conftest import invoice_event, line, money, qbo_objects, sync_log, tax
+
+
+def _push_one(run_pusher: Any, ctl: Any, account: Any, event: dict[str, Any]) -> dict[str, Any]:
+    assert run_pusher(event)[0]["batchItemFailures"] == []
+    [entry] = sync_log(account.account_id)
+    assert entry.outcome == "ok", entry.message
+    [invoice] = qbo_objects(ctl, account.realm_id, "Invoice")
+    return dict(invoice)
+
+
+def _set_totals(event: dict[str, Any], *, tax_total: str, total: str) -> dict[str, Any]:
+    """Kyrios's own figures where its rounding is not the pusher's (per line, not per document)."""
+    totals = event["detail"]["invoice"]["totals"]
+    totals["tax_total"], totals["total"] = tax_total, total
+    return event
+
+
+def test_us_tax_inclusive_prices_with_an_invoice_amount_discount(connect, run_pusher, ctl) -> None:
+    """Was 0.41 below Kyrios: lines converted to net, the gross discount taken off the net subtotal."""
+    account = connect("US")
+    sales_tax = tax("t_us", "Sales tax", "8.25")
+    event = invoice_event(
+        account.account_id, currency="USD", prices_include_tax=True,
+        discount={"type": "amount", "amount": "5.00"},
+        lines=[line("l1", "p1", "Yoga class", "3", "27.06", sales_tax),
+               line("l2", "p2", "Mat rental", "1", "10.83", sales_tax)],
+    )
+    kyrios = event["detail"]["invoice"]["totals"]
+    invoice = _push_one(run_pusher, ctl, account, event)
+    assert money(invoice["TotalAmt"]) == Decimal(kyrios["total"])
+    assert money(invoice["TxnTaxDetail"]["TotalTax"]) == Decimal(kyrios["tax_total"])
+
+
+def test_kyrios_totals_rounded_per_line_are_not_refused(connect, run_pusher, ctl) -> None:
+    """3 lines of 1.03 at 20 % VAT: 0.21 per line = 0.63 (Kyrios), 0.62 on the document total."""
+    account = connect("GB")
+    vat = tax("tax_gb_vat20", "VAT", "20")
+    event = invoice_event(
+        account.account_id, currency="GBP",
+        lines=[line(f"l{i}", f"p{i}", f"Sticker {i}", "1", "1.03", vat) for i in range(3)],
+    )
+    event = _set_totals(event, tax_total="0.63", total="3.72")
+    invoice = _push_one(run_pusher, ctl, account, event)
+    assert money(invoice["TotalAmt"]) == Decimal("3.72")
+    assert money(invoice["TxnTaxDetail"]["TotalTax"]) == Decimal("0.63")
+
+
+def test_tax_inclusive_gb_invoice_whose_vat_split_differs_by_a_cent(connect, run_pusher, ctl) -> None:
+    """Three lines of 10.00 including 20 % VAT: 1.67 per line = 5.01 (Kyrios) against 5.00 on the
+    document; the total 30.00 is right either way and was refused."""
+    account = connect("GB")
+    vat = tax("tax_gb_vat20", "VAT", "20")
+    event = invoice_event(
+        account.account_id, currency="GBP", prices_include_tax=True,
+        lines=[line(f"l{i}", f"p{i}", f"Workshop {i}", "1", "10.00", vat) for i in range(3)],
+    )
+    event = _set_totals(event, tax_total="5.01", total="30.00")
+    invoice = _push_one(run_pusher, ctl, account, event)
+    assert money(invoice["TotalAmt"]) == Decimal("30.00")
+    assert money(invoice["TxnTaxDetail"]["TotalTax"]) == Decimal("5.01")
+
+
+def test_us_invoice_keeps_kyrios_tax_when_automated_sales_tax_uses_another_rate(
+    connect, run_pusher, ctl
+) -> None:
+    """Kyrios charged 8.875 %; QBO's automated sales tax would take its own rate: the invoice carries
+    what the customer was billed, and the sync log says the rates differ."""
+    account = connect("US")
+    event = invoice_event(
+        account.account_id, currency="USD",
+        lines=[line("l1", "p1", "Consultation", "2", "120.00", tax("t_ny", "NYC sales tax", "8.875"))],
+    )
+    kyrios = event["detail"]["invoice"]["totals"]
+    invoice = _push_one(run_pusher, ctl, account, event)
+    assert money(invoice["TotalAmt"]) == Decimal(kyrios["total"]) == Decimal("261.30")
+    assert money(invoice["TxnTaxDetail"]["TotalTax"]) == Decimal("21.30")
+    [entry] = sync_log(account.account_id)
+    assert "8.875" in entry.message, entry.message

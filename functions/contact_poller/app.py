@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kyrios_qbo import nudges, polling, sweep
-from kyrios_qbo.observability import logger, metrics
+from kyrios_qbo.observability import logger, metrics, tracer
 
 
 def _is_schedule(event: dict[str, Any]) -> bool:
@@ -69,8 +69,9 @@ def _make_record_handler(context: Any) -> Any:
     return handle
 
 
-@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _is_schedule(event):
         result = sweep.run_tick(remaining_ms=getattr(context, "get_remaining_time_in_millis", None))

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kyrios_qbo import importer
-from kyrios_qbo.observability import logger, tracer
+from kyrios_qbo.observability import logger, metrics, tracer
 
 
 class UnknownStep(ValueError):
@@ -21,6 +21,7 @@ class UnknownStep(ValueError):
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = event.get("step") if isinstance(event, dict) else None
     raw_cursor = event.get("cursor") if isinstance(event, dict) else None

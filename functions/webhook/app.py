@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from kyrios_qbo import intuit_app, webhook_intake
-from kyrios_qbo.observability import logger
+from kyrios_qbo.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     answer = webhook_intake.receive(
         body=event.get("body"),

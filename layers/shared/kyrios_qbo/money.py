@@ -172,6 +172,21 @@ def _allocate(total: Decimal, weights: dict[tuple[str, ...], Decimal]) -> dict[t
     return parts
 
 
+def _tax_out_of_gross(
+    gross: Decimal, keys: tuple[str, ...] | list[str], rate_values: dict[str, Decimal]
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """A tax-inclusive amount's net at the keys' combined rate, and its tax per key: each key's rate of
+    the net, the last key taking the remainder, so net + taxes = ``gross`` exactly."""
+    net = to_cents(gross * HUNDRED / (HUNDRED + sum((rate_values[key] for key in keys), ZERO)))
+    remaining = gross - net
+    shares: dict[str, Decimal] = {}
+    for key in keys[:-1]:
+        shares[key] = to_cents(net * rate_values[key] / HUNDRED)
+        remaining -= shares[key]
+    shares[keys[-1]] = remaining
+    return net, shares
+
+
 def compute_amounts(
     lines: list[LineInput] | tuple[LineInput, ...],
     *,
@@ -209,14 +224,10 @@ def compute_amounts(
                 taxable[key] += net_of_discount
             continue
         # Tax-inclusive: take the tax out of the group's gross once at the combined rate, then split it.
-        combined = sum((rate_values[key] for key in group), ZERO)
-        net = to_cents(net_of_discount * HUNDRED / (HUNDRED + combined))
-        remaining = net_of_discount - net
-        for index, key in enumerate(group):
-            share = remaining if index == len(group) - 1 else to_cents(net * rate_values[key] / HUNDRED)
-            remaining -= share if index < len(group) - 1 else ZERO
+        net, shares = _tax_out_of_gross(net_of_discount, group, rate_values)
+        for key in group:
             taxable[key] += net
-            tax[key] += share
+            tax[key] += shares[key]
     if not prices_include_tax:
         tax = {key: to_cents(taxable[key] * rate_values[key] / HUNDRED) for key in rate_values}
 
@@ -256,12 +267,8 @@ def per_line_taxes(
                 taxable[key] += base
                 tax[key] += to_cents(base * rate_values[key] / HUNDRED)
             continue
-        combined = sum((rate_values[key] for key in keys), ZERO)
-        net = to_cents(base * HUNDRED / (HUNDRED + combined))
-        remaining = base - net
-        for position, key in enumerate(keys):
-            share = remaining if position == len(keys) - 1 else to_cents(net * rate_values[key] / HUNDRED)
-            remaining -= share if position < len(keys) - 1 else ZERO
+        net, line_taxes = _tax_out_of_gross(base, keys, rate_values)
+        for key in keys:
             taxable[key] += net
-            tax[key] += share
+            tax[key] += line_taxes[key]
     return tuple(RateAmount(key, rate_values[key], taxable[key], tax[key]) for key in sorted(rate_values))

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.counting import install
-from local.demo_steps.actors import BusListener, KyriosCore, KyriosUi, QboUser, query_of
+from local.demo_steps.actors import BusListener, KyriosCore, KyriosUi, QboUser
 from local.qbo_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from local.runner import CALLBACK_PATH, LocalBundle
 
@@ -66,15 +66,17 @@ class Connected:
 
 
 def connect(stack: LocalBundle, realm_id: str, country: str = "US", name: str | None = None) -> Connected:
-    """A new emulator company, connected to a new Kyrios account through consent page and callback."""
+    """A new emulator company, connected to a new Kyrios account through consent page, callback and the
+    page's completion."""
     control = stack.emulator.control
     if realm_id not in {c["realm_id"] for c in control.companies()}:
         control.add_company(realm_id, name or f"Bench {country} {realm_id[-4:]}", country)
     account_id = f"acct-bench-{uuid.uuid4().hex[:10]}"
     ui = KyriosUi(stack.api_url, stack.dev_token(account_id))
     landing = QboUser(control, realm_id).approve(ui.connect())
-    if query_of(landing.url).get("quickbooks") != "connected":
-        raise BenchError(f"connecting {realm_id} ended at {landing.url}")
+    outcome = ui.finish_connect(landing.url)
+    if outcome.get("quickbooks") != "connected":
+        raise BenchError(f"connecting {realm_id} ended with {outcome}")
     return Connected(account_id, realm_id)
 
 

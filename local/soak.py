@@ -41,6 +41,7 @@ def run_round(seed: int, scale: int, workers: int, seconds_left: float) -> tuple
     env = {
         **os.environ,
         "RELIABILITY_PROFILE": "soak",
+        "HYPOTHESIS_PROFILE": "explore",
         "RELIABILITY_SEED": str(seed),
         "RELIABILITY_SCALE": str(scale),
         "RELIABILITY_COUNTS_FILE": counts_file,

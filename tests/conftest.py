@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 # The reliability suite's counts are printed at the end of every run (xdist's controller only loads
 # plugins named here, not a subfolder's conftest).
@@ -32,6 +33,13 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "KyriosQuickBooks")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "kyrios-quickbooks")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+# Generated cases: `make test` draws the same examples on every run, so what CI finds a developer
+# replays and CI never fails on a draw nobody saw before; HYPOTHESIS_PROFILE=explore (and `make soak`)
+# draws new ones each run to look further.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _reset_cached_clients() -> None:

@@ -6,7 +6,8 @@ through the real pusher handler into the emulator, and checks QBO's TotalAmt, ta
 Balance after a payment of the total against Kyrios's figures, with no refusal.
 
 Examples per regime: ``TAXES_EXAMPLES`` (default 10; 6 regimes, so ~60 pushes in ``make test``: a push
-through moto and the emulator costs about a second here).
+through moto and the emulator costs about a second here). ``make test`` draws the same examples every
+run; look further with ``HYPOTHESIS_PROFILE=explore TAXES_EXAMPLES=200 pytest <this file>``.
 
 Kyrios sends ``tax_total`` only, not tax per rate: when rounding per document and per line give the same
 total but split it differently, the split cannot be known and either is accepted.
@@ -20,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from kyrios_qbo import store
@@ -178,7 +179,8 @@ def _event(
     if sum(per_line.values(), Decimal(0)) == sum(per_document.values(), Decimal(0)):
         candidates = [per_document, per_line]  # same tax total: Kyrios's split is not knowable
     per_tax = candidates
-    if not drawn["receipt"]:
+    if not drawn["receipt"] and Decimal(document["totals"]["total"]) > 0:
+        # a fully discounted invoice is sent with a zero total and no payment: Kyrios records none
         document["payments"] = [paid(f"pay_{uuid.uuid4().hex[:8]}", document["totals"]["total"])]
     return event, per_tax
 
@@ -197,14 +199,16 @@ def test_qbo_equals_kyrios_to_the_cent(regime: str, connect: Any, run_pusher: An
     country, _, _ = REGIMES[regime]
     account = connect(country)
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
+    @settings(max_examples=EXAMPLES, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(drawn=documents(regime))
     def check(drawn: dict[str, Any]) -> None:
         event, per_tax = _event(account.account_id, regime, drawn)
-        assert run_pusher(event)[0]["batchItemFailures"] == []
         receipt = drawn["receipt"]
         document = event["detail"]["payment" if receipt else "invoice"]
+        # Kyrios takes no payment of nothing: a receipt is always for a positive amount
+        assume(not receipt or Decimal(document["totals"]["total"]) > 0)
+        assert run_pusher(event)[0]["batchItemFailures"] == []
         kind = "sales_receipt" if receipt else "invoice"
         entry = next(e for e in sync_log(account.account_id) if e.kyrios_id == document["id"])
         assert entry.outcome == "ok", entry

@@ -51,9 +51,7 @@ from botocore.client import BaseClient
 
 from local import ui_static
 from local.aws import (
-    ACCOUNT_ID,
     LOCAL_CREDENTIALS,
-    REGION,
     LocalMotoServer,
     LocalResources,
     provision,
@@ -62,6 +60,7 @@ from local.aws import (
 )
 from local.devtoken import make_token, template_issuer_and_audiences
 from local.front_door import FrontDoor, JwtAuthorizer, Route
+from local.identity import ACCOUNT_ID, REGION
 from local.qbo_emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,

@@ -42,7 +42,8 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 
-from local.aws import ACCOUNT_ID, LOCAL_CREDENTIALS, REGION, LocalResources
+from local.aws import LOCAL_CREDENTIALS, LocalResources
+from local.identity import ACCOUNT_ID, REGION
 from local.lambda_context import LocalLambdaContext
 from local.template import REPO_ROOT, functions
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
@@ -32,8 +33,8 @@ def _make_record_handler(context: Any) -> Any:
 
     def handle(record: SQSRecord) -> dict[str, Any]:
         if sweep.is_continuation(record.body):
-            result = sweep.run_tick(remaining_ms=deadline)
-            logger.info("sweep continued", extra=result.as_dict())
+            swept = sweep.run_tick(remaining_ms=deadline)
+            logger.info("sweep continued", extra=swept.as_dict())
             return {"status": "swept"}
         try:
             nudge = nudges.parse_nudge(record.body)
@@ -72,7 +73,7 @@ def _make_record_handler(context: Any) -> Any:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     if _is_schedule(event):
         result = sweep.run_tick(remaining_ms=getattr(context, "get_remaining_time_in_millis", None))
         logger.info("safety sweep tick", extra=result.as_dict())

@@ -279,8 +279,10 @@ def apply_supplied(
     for line in supplied.get("TaxLine") or []:
         if not isinstance(line, dict):
             continue
-        detail = line.get("TaxLineDetail") if isinstance(line.get("TaxLineDetail"), dict) else {}
-        ref = detail.get("TaxRateRef") if isinstance(detail.get("TaxRateRef"), dict) else {}
+        detail = line.get("TaxLineDetail")
+        detail = detail if isinstance(detail, dict) else {}
+        ref = detail.get("TaxRateRef")
+        ref = ref if isinstance(ref, dict) else {}
         rate_id = str(ref.get("value") or "")
         amount = _amount(line.get("Amount"))
         if rate_id not in rates or amount is None or amount < 0:

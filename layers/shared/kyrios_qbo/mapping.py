@@ -289,11 +289,6 @@ def expected_amounts(document: KyriosDocument, tax_plan: TaxPlan | None = None) 
     )
 
 
-def expected_total(document: KyriosDocument, tax_plan: TaxPlan | None = None) -> Decimal:
-    """The ``TotalAmt`` QBO should report for this document."""
-    return expected_amounts(document, tax_plan).total
-
-
 def totals_match(kyrios_total: Decimal | float | str, qbo_total_amt: Decimal | float | str | None) -> bool:
     """Equal to the cent (QBO answers floats like ``100.0``)."""
     if qbo_total_amt is None:
@@ -538,27 +533,6 @@ def invoice_payload(
         }
     )
     return body
-
-
-def invoice_update_payload(
-    invoice: KyriosInvoice,
-    refs: DocumentRefs,
-    tax_plan: TaxPlan,
-    company: CompanyProfile,
-    *,
-    qbo_invoice_id: str,
-    sync_token: str,
-    settlement: Settlement | None = None,
-) -> dict[str, Any]:
-    """Body of a sparse ``POST invoice`` update: every mapped field, with ``Line`` replaced as a whole."""
-    body = invoice_payload(invoice, refs, tax_plan, company, settlement)
-    body.update({"Id": qbo_invoice_id, "SyncToken": sync_token, "sparse": True})
-    return body
-
-
-def void_payload(qbo_id: str, sync_token: str) -> dict[str, str]:
-    """Body of ``POST invoice?operation=void``."""
-    return {"Id": qbo_id, "SyncToken": sync_token}
 
 
 def payment_payload(

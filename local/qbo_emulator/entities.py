@@ -219,7 +219,14 @@ class Books:
         data["DisplayName"] = display
         data.setdefault("PrintOnCheckName", display)
         if entity == "Customer":
-            data["FullyQualifiedName"] = display
+            # a job's name is "Parent:Child" (query-customer-response.json: "Freeman Sporting
+            # Goods:0969 Ocean View Road"); other sub-customer rules are not modelled
+            parent = self.co.get("Customer", _ref_value(data.get("ParentRef")) or "")
+            if parent is not None:
+                data["FullyQualifiedName"] = f"{parent.data['FullyQualifiedName']}:{display}"
+                data["Level"] = int(parent.data.get("Level") or 0) + 1
+            else:
+                data["FullyQualifiedName"] = display
         data["Active"] = data.get("Active", True) is not False
         return data
 
@@ -365,8 +372,11 @@ class Books:
     def create_tax_code(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST taxservice/taxcode`` (docs/qbo-facts.md; duplicate rate name -> 6240 as in
         fault-6240-taxservice-duplicate-taxrate.json). Answers the TaxService shape: the request
-        echoed with ``TaxCodeId`` and each ``TaxRateId``."""
+        echoed with ``TaxCodeId`` and each ``TaxRateId``. An ``Id`` / ``TaxCodeId`` in the request is
+        ignored: python-quickbooks always sends ``"Id": 0`` and its sandbox test passes; Intuit's own
+        example body in QuickBooks-V3-PHP-SDK#75 carries ``TaxCodeId``."""
         allowed = {"TaxCode", "TaxRateDetails"}
+        body = {k: v for k, v in body.items() if k not in ("Id", "TaxCodeId")}
         for key in body:
             if key not in allowed:
                 raise faults.unsupported_property("TaxService", key, sorted(allowed))
@@ -621,7 +631,14 @@ class Books:
             dd: dict[str, Any] = {"PercentBased": bool(d.get("PercentBased"))}
             if d.get("PercentBased") and d.get("DiscountPercent") is not None:
                 dd["DiscountPercent"] = plain(d["DiscountPercent"])
-            acct = self._find_account("Discounts given")
+            # the request's account is kept (Intuit's Invoice/Estimate samples echo it; python-quickbooks'
+            # sandbox test_estimate reads back "86"); without one, the company's "Discounts given"
+            given = d.get("DiscountAccountRef")
+            acct = (
+                self.resolve_ref("Account", given)
+                if _ref_value(given)
+                else self._find_account("Discounts given")
+            )
             if acct is not None:
                 dd["DiscountAccountRef"] = {"value": acct.id, "name": acct.data["Name"]}
             dl_id = (

@@ -415,7 +415,7 @@ def sort_key(obj: dict[str, Any], path: str, tz: Any) -> tuple[int, Any]:
 
 
 DEFAULT_ORDER = {
-    "Customer": "DisplayName",
+    "Customer": "FullyQualifiedName",  # query-customer-response.json: jobs follow their parent
     "Vendor": "DisplayName",
     "Employee": "DisplayName",
     "Item": "Name",

@@ -7,15 +7,14 @@ income / expense / asset accounts, payment methods, terms and a full Preferences
   .../all-entities/preferences), reproduced verbatim in python-quickbooks tests/unit/objects/
   test_preferences.py (PAYLOAD); we keep its structure and values and substitute this company's
   name, currency, term and account ids.
-- Names: customers "Amy's Bird Sanctuary" (Id 1), "Cool Cars", items "Rock Fountain" (Inventory,
-  income "Sales of Product Income", unit price 275, cost 125, 2 on hand), "Concrete", "Pest Control"
-  (35), "Pump", discount account "Discounts given", vendors "Bob's Burger Joint", "Books by Bessie",
-  "Hicks Hardware" appear in captured sandbox payloads in public repositories (Intuit's own sample
-  objects on the API reference pages; PipedreamHQ/pipedream components/quickbooks test events;
-  python-quickbooks tests/integration/test_estimate.py). The other names complete the list as the
-  sandbox UI shows it (E: not all captured); Ids follow the emulator's own sequences (E: Intuit's ids
-  differ, e.g. "Discounts given" is 86 there), except that the items keep the sandbox order so
-  "Pest Control" is Item 10 and "Rock Fountain" Item 5 as in the samples.
+- Names: items "Rock Fountain" (Inventory, income "Sales of Product Income", unit price 275, cost
+  125, 2 on hand), "Concrete", "Pest Control" (35), "Pump", discount account "Discounts given",
+  vendors "Bob's Burger Joint", "Books by Bessie", "Hicks Hardware" appear in captured sandbox
+  payloads in public repositories (Intuit's own sample objects on the API reference pages;
+  PipedreamHQ/pipedream components/quickbooks test events; python-quickbooks
+  tests/integration/test_estimate.py). The other names complete the list as the sandbox UI shows it
+  (E: not all captured). Customers (all 29, with their Ids), account ids and items ids: captured
+  payloads, see sandbox_data.py; other ids follow the emulator's sequences (E).
 - Account types / subtypes: Intuit's Account reference (AccountSubType enum): SalesOfProductIncome,
   SuppliesMaterialsCogs, Inventory, AccountsReceivable, AccountsPayable, Checking, ...
 """
@@ -27,101 +26,42 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .sandbox_data import (
+    ACCOUNT_IDS,
+    ACCOUNTS,
+    CUSTOMERS,
+    EMPLOYEES,
+    INVOICES,
+    ITEMS,
+    PAYMENT_METHODS,
+    TERMS,
+    VENDORS,
+)
 from .specs import currency_ref
 
 if TYPE_CHECKING:
     from .entities import Books
     from .state import Company
 
-ACCOUNTS = [
-    ("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable"),
-    ("Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
-    ("Checking", "Bank", "Checking"),
-    ("Savings", "Bank", "Savings"),
-    ("Inventory Asset", "Other Current Asset", "Inventory"),
-    ("Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
-    ("Design income", "Income", "ServiceFeeIncome"),
-    ("Landscaping Services", "Income", "ServiceFeeIncome"),
-    ("Pest Control Services", "Income", "OtherPrimaryIncome"),
-    ("Supplies", "Expense", "SuppliesMaterials"),
-    ("Job Expenses", "Expense", "OtherBusinessExpenses"),
-    ("Opening Balance Equity", "Equity", "OpeningBalanceEquity"),
-    ("Uncategorized Income", "Income", "ServiceFeeIncome"),
-    ("Uncategorized Expense", "Expense", "OtherMiscellaneousServiceCost"),
-    ("Uncategorized Asset", "Other Current Asset", "OtherCurrentAssets"),
-]
 
-# name, type, income account, unit price, taxable, (purchase cost, qty on hand) for inventory
-ITEMS: list[tuple[str, str, str, str, bool, tuple[str, str] | None]] = [
-    ("Hours", "Service", "Services", "0", False, None),
-    ("Concrete", "Service", "Landscaping Services", "0", True, None),
-    ("Design", "Service", "Design income", "75", False, None),
-    ("Rock Fountain", "Inventory", "Sales of Product Income", "275", True, ("125", "2")),
-    ("Gardening", "Service", "Landscaping Services", "0", False, None),
-    ("Installation", "Service", "Landscaping Services", "50", False, None),
-    ("Lighting", "Service", "Landscaping Services", "0", True, None),
-    ("Maintenance & Repair", "Service", "Landscaping Services", "0", False, None),
-    ("Pest Control", "Service", "Pest Control Services", "35", False, None),
-    ("Pump", "Inventory", "Sales of Product Income", "15", True, ("10", "25")),
-    ("Refunds & Allowances", "NonInventory", "Sales of Product Income", "0", False, None),
-    ("Rocks", "NonInventory", "Landscaping Services", "0", True, None),
-    ("Sod", "NonInventory", "Landscaping Services", "0", True, None),
-    ("Sprinkler Heads", "Inventory", "Sales of Product Income", "2", True, ("0.75", "25")),
-    ("Sprinkler Pipes", "Inventory", "Sales of Product Income", "4", True, ("2.5", "31")),
-    ("Trimming", "Service", "Landscaping Services", "35", False, None),
-]
 
-CUSTOMERS = [
-    ("Amy's Bird Sanctuary", "Amy", "Lauterbach", "Birds@Intuit.com"),
-    ("Bill's Windsurf Shop", "Bill", "Lucchini", "Surf@Intuit.com"),
-    ("Cool Cars", "Grace", "Pariente", "Cool_Cars@intuit.com"),
-    ("Diego Rodriguez", "Diego", "Rodriguez", "Diego@Rodriguez.com"),
-    ("Dukes Basketball Camp", "Peter", "Dukes", "Dukes_bball@intuit.com"),
-    ("Freeman Sporting Goods", "Sasha", "Tillou", "Sporting_goods@intuit.com"),
-    ("Jeff's Jalopies", "Jeff", "Chin", "Jalopies@intuit.com"),
-    ("Kookies by Kathy", "Kathy", "Kuplis", "qbwebsamplecompany@yahoo.com"),
-    ("Red Rock Diner", "Stephanie", "Martini", "qbwebsamplecompany@yahoo.com"),
-    ("Sushi by Katsuyuki", "Katsuyuki", "Yasuda", "Sushi@intuit.com"),
-]
-VENDORS = [
-    "Bob's Burger Joint",
-    "Books by Bessie",
-    "Brosnahan Insurance Agency",
-    "Cal Telephone",
-    "Hicks Hardware",
-    "Norton Lumber and Building Materials",
-    "PG&E",
-    "Tania's Nursery",
-]
-EMPLOYEES = [("Emily", "Platt"), ("John", "Johnson")]
-PAYMENT_METHODS = [
-    ("Cash", "NON_CREDIT_CARD"),
-    ("Check", "NON_CREDIT_CARD"),
-    ("Visa", "CREDIT_CARD"),
-    ("MasterCard", "CREDIT_CARD"),
-    ("Discover", "CREDIT_CARD"),
-    ("American Express", "CREDIT_CARD"),
-    ("Diners Club", "CREDIT_CARD"),
-]
-TERMS = [("Due on receipt", 0), ("Net 10", 10), ("Net 15", 15), ("Net 30", 30), ("Net 60", 60)]
-# customer index, [(item name, qty)], days ago, paid ("full" | "part" | None)
-INVOICES: list[tuple[int, list[tuple[str, str]], int, str | None]] = [
-    (0, [("Pest Control", "3"), ("Rock Fountain", "1")], 40, "full"),
-    (2, [("Design", "4"), ("Installation", "2")], 30, "part"),
-    (3, [("Trimming", "2")], 20, None),
-    (6, [("Sprinkler Heads", "10"), ("Sprinkler Pipes", "5")], 12, None),
-    (9, [("Pump", "2"), ("Gardening", "1")], 5, "full"),
-]
+def create_accounts(books: Books, co: Company, minimal: list[tuple[str, str, str]]) -> None:
+    """The minimal seed's accounts and the sandbox's, with the sandbox's ids where they are known
+    (sandbox_data.ACCOUNT_IDS) and the lowest free ids otherwise, created in id order so the
+    emulator's sequence ends at the highest (new accounts get ids after it, as in QBO)."""
+    wanted = [a for a in minimal + ACCOUNTS if a[0] not in {r.data["Name"] for r in co.live("Account")}]
+    fixed = set(ACCOUNT_IDS.values())
+    free = (n for n in range(1, 10_000) if n not in fixed)
+    ids = {name: ACCOUNT_IDS.get(name) or next(free) for name, _t, _s in wanted}
+    for name, atype, sub in sorted(wanted, key=lambda a: ids[a[0]]):
+        co.reserve_id("Account", ids[name])
+        books.create("Account", {"Name": name, "AccountType": atype, "AccountSubType": sub}, emit=False)
 
 
 def seed(books: Books, co: Company) -> None:
     """Add the sandbox records to a company that already has the minimal ones (caller holds the lock)."""
+    create_accounts(books, co, [])
     acct: dict[str, str] = {a.data["Name"]: a.id for a in co.live("Account")}
-    for name, atype, sub in ACCOUNTS:
-        if name not in acct:
-            acct[name] = books.create(
-                "Account", {"Name": name, "AccountType": atype, "AccountSubType": sub}, emit=False
-            ).id
 
     def ref(name: str) -> dict[str, str]:
         return {"value": acct[name], "name": name}
@@ -146,21 +86,19 @@ def seed(books: Books, co: Company) -> None:
             }
         books.create("Item", body, emit=False)
     customers = []
-    for display, given, family, email in CUSTOMERS:
-        customers.append(
-            books.create(
-                "Customer",
-                {
-                    "DisplayName": display,
-                    "GivenName": given,
-                    "FamilyName": family,
-                    "CompanyName": display,
-                    "PrimaryEmailAddr": {"Address": email},
-                    "BillAddr": {"Line1": "4581 Finch St.", "City": "Bayshore", "PostalCode": "94326"},
-                },
-                emit=False,
-            )
-        )
+    for display, given, family, company, email, taxable, (line1, city, state, zip_), parent in CUSTOMERS:
+        body = {"DisplayName": display, "GivenName": given, "FamilyName": family, "Taxable": taxable}
+        if company:
+            body["CompanyName"] = company
+        if email:
+            body["PrimaryEmailAddr"] = {"Address": email}
+        if line1:
+            body["BillAddr"] = {"Line1": line1, "City": city, "CountrySubDivisionCode": state,
+                                "PostalCode": zip_}
+        if parent is not None:
+            body |= {"Job": True, "BillWithParent": False,
+                     "ParentRef": {"value": customers[parent - 1].id}}
+        customers.append(books.create("Customer", body, emit=False))
     for display in VENDORS:
         books.create("Vendor", {"DisplayName": display, "CompanyName": display}, emit=False)
     for given, family in EMPLOYEES:

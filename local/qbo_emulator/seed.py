@@ -145,12 +145,18 @@ def add_company(emu: Emulator, spec: CompanySpec) -> Company:
         obj_id="1",
     )
     books._new_record("Preferences", preferences_body(co), obj_id="1")
-    for name, atype, sub in [
+    kind = spec.seed or emu.config.default_seed
+    if kind not in ("sandbox", "minimal"):
+        raise ValueError(f"seed must be 'sandbox' or 'minimal', not {kind!r}")
+    minimal = [
         ("Sales of Product Income", "Income", "SalesOfProductIncome"),
         ("Services", "Income", "ServiceFeeIncome"),
         ("Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
         ("Discounts given", "Income", "DiscountsRefundsGiven"),
-    ]:
+    ]
+    if kind == "sandbox":  # all accounts at once, with the sandbox's ids where known
+        sandbox_seed.create_accounts(books, co, minimal)
+    for name, atype, sub in minimal if kind == "minimal" else []:
         books.create("Account", {"Name": name, "AccountType": atype, "AccountSubType": sub}, emit=False)
     services = next(a for a in co.live("Account") if a.data["Name"] == "Services")
     books.create(
@@ -168,18 +174,18 @@ def add_company(emu: Emulator, spec: CompanySpec) -> Company:
         for rate_name, value, code_name in rates:
             rate = books.seed_tax_rate(rate_name, Decimal(value), agency.id)
             books.seed_tax_code(code_name, [rate])
-    kind = spec.seed or emu.config.default_seed
     if kind == "sandbox":
         sandbox_seed.seed(books, co)
-    elif kind != "minimal":
-        raise ValueError(f"seed must be 'sandbox' or 'minimal', not {kind!r}")
     return co
 
 
 def preferences_body(co: Company) -> dict[str, Any]:
     tax: dict[str, Any] = {"UsingSalesTax": True}
     if co.is_us:
-        tax["PartnerTaxEnabled"] = True  # automated sales tax
+        # automated sales tax; false = "AST enabled but the company doesn't have sales tax set up" (D: Intuit
+        # blog 2017-12-11, quoted in quickbooks-ruby#443): a US company added with ast_rate None, which is
+        # how a fresh sandbox company computes no tax (I: Torqvoice#330, python-quickbooks test_salesreceipt)
+        tax["PartnerTaxEnabled"] = co.ast_rate is not None
     return {
         "AccountingInfoPrefs": {
             "TrackDepartments": False,

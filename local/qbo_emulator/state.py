@@ -176,6 +176,10 @@ class Company:
         self.sequences[group] = value
         return str(value)
 
+    def reserve_id(self, entity: str, rid: int) -> None:
+        """The next ``next_id(entity)`` answers ``rid`` (seeding with known sandbox ids)."""
+        self.sequences[ID_GROUPS.get(entity, entity)] = rid - 1
+
     def next_doc_number(self, entity: str) -> str:
         value = self.doc_numbers.get(entity, 1000) + 1
         self.doc_numbers[entity] = value

@@ -41,7 +41,7 @@ from .specs import currency_ref
 
 if TYPE_CHECKING:
     from .entities import Books
-    from .state import Company
+    from .state import Company, Record
 
 
 
@@ -85,7 +85,7 @@ def seed(books: Books, co: Company) -> None:
                 "InvStartDate": "2024-01-01",
             }
         books.create("Item", body, emit=False)
-    customers = []
+    customers: list[Record] = []
     for display, given, family, company, email, taxable, (line1, city, state, zip_), parent in CUSTOMERS:
         body = {"DisplayName": display, "GivenName": given, "FamilyName": family, "Taxable": taxable}
         if company:

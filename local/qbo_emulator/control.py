@@ -67,10 +67,14 @@ class EmulatorControl:
         multi_currency: bool = False,
         ast_rate: str | None = "8.25",
         seed: str | None = None,
+        automated_sales_tax: bool = True,
+        region: str | None = None,
     ) -> list[dict[str, Any]]:
         """A new company. ``seed="sandbox"`` fills it like a fresh Intuit sandbox company (customers,
         invoices, payments, items, accounts, terms, payment methods: sandbox_seed.py); ``"minimal"``
-        gives the nearly empty company tests that count records start from; None: config.default_seed."""
+        gives the nearly empty company tests that count records start from; None: config.default_seed.
+        ``automated_sales_tax=False``: a US company on manual sales tax; ``region``: the province/state of
+        its address (CA default ON)."""
         body = {
             "seed": seed,
             "realm_id": realm_id,
@@ -79,6 +83,8 @@ class EmulatorControl:
             "home_currency": home_currency,
             "multi_currency": multi_currency,
             "ast_rate": ast_rate,
+            "automated_sales_tax": automated_sales_tax,
+            "region": region,
         }
         return list(self._call("POST", "/companies", body)["companies"])
 

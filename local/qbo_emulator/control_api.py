@@ -428,5 +428,6 @@ def _company_dict(co: Company) -> dict[str, Any]:
         "multi_currency": co.multi_currency,
         "tz": co.tz,
         "ast_rate": None if co.ast_rate is None else str(co.ast_rate),
+        "automated_sales_tax": co.automated_sales_tax,
         "exchange_rates": {k: str(v) for k, v in co.exchange_rates.items()},
     }

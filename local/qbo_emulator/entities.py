@@ -390,16 +390,14 @@ class Books:
             raise faults.duplicate_name(
                 "Another tax code is already using this name. Please use a different name."
             )
-        rate_refs: list[tuple[Record, str]] = []
-        new_rates: list[dict[str, Any]] = []
+        # Each detail is an existing rate (TaxRateId) or a new one; the answer lists them in request order.
+        planned: list[tuple[Record | None, dict[str, Any]]] = []
         seen: set[str] = set()
         for d in details:
             if not isinstance(d, dict):
                 raise faults.malformed_body("TaxRateDetails")
-            applicable = str(d.get("TaxApplicableOn") or "Sales")
             if d.get("TaxRateId") is not None:
-                rate = self.resolve_ref("TaxRate", {"value": str(d["TaxRateId"])})
-                rate_refs.append((rate, applicable))
+                planned.append((self.resolve_ref("TaxRate", {"value": str(d["TaxRateId"])}), d))
                 continue
             rname = str(d.get("TaxRateName") or "").strip()
             if not rname:
@@ -415,15 +413,18 @@ class Books:
                 raise faults.duplicate_tax_rate()
             seen.add(_norm_name(rname))
             self.resolve_ref("TaxAgency", {"value": str(d["TaxAgencyId"])})
-            new_rates.append(d)
+            planned.append((None, d))
+        rate_refs: list[tuple[Record, str]] = []
         out_details: list[dict[str, Any]] = []
-        for d in new_rates:
-            rate = self.seed_tax_rate(
-                str(d["TaxRateName"]).strip(), plain(d["RateValue"]), str(d["TaxAgencyId"])
-            )
-            self._changed(rate, "Create")
-            rate_refs.append((rate, str(d.get("TaxApplicableOn") or "Sales")))
-        for rate, applicable in rate_refs:
+        for existing, d in planned:
+            rate = existing
+            if rate is None:
+                rate = self.seed_tax_rate(
+                    str(d["TaxRateName"]).strip(), plain(d["RateValue"]), str(d["TaxAgencyId"])
+                )
+                self._changed(rate, "Create")
+            applicable = str(d.get("TaxApplicableOn") or "Sales")
+            rate_refs.append((rate, applicable))
             out_details.append(
                 {
                     "TaxRateName": rate.data["Name"],

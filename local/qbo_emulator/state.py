@@ -150,6 +150,7 @@ class Company:
     tz: str
     multi_currency: bool = False
     ast_rate: Decimal | None = None  # US automated sales tax: one flat rate per company
+    automated_sales_tax: bool = True  # US: false = manual sales tax (TxnTaxCodeRef per transaction)
     records: dict[str, dict[str, Record]] = field(default_factory=dict)
     sequences: dict[str, int] = field(default_factory=dict)
     doc_numbers: dict[str, int] = field(default_factory=dict)

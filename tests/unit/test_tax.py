@@ -161,12 +161,7 @@ def test_ca_combination_missing_is_created_with_agencies() -> None:
     assert new.payload() == {
         "TaxCode": "Kyrios GST 5% + PST 7%",
         "TaxRateDetails": [
-            {
-                "TaxRateName": "Kyrios GST 5%",
-                "RateValue": "5",
-                "TaxApplicableOn": "Sales",
-                "TaxAgencyId": "1",
-            },
+            {"TaxRateId": "1"},  # the company's GST 5 % under the Canada Revenue Agency, reused
             {
                 "TaxRateName": "Kyrios PST 7%",
                 "RateValue": "7",
@@ -299,3 +294,46 @@ def test_no_agency_is_a_setup_error_in_plain_words() -> None:
 )
 def test_global_tax_calculation(taxes: Any, inclusive: bool, expected: str) -> None:
     assert global_tax_calculation([line("a", *taxes)], inclusive) == expected
+
+
+def _ca_company(region: str) -> CompanyInfo:
+    return CompanyInfo.model_validate(
+        {**COMPANY, "Country": "CA", "CompanyAddr": {"CountrySubDivisionCode": region, "Country": "CA"}}
+    )
+
+
+def test_ca_pst_goes_to_the_province_of_the_company_and_its_agency_is_created_when_missing() -> None:
+    codes = [c for c in CA_CODES if c.id != "5"]
+    plan = plan_taxes(
+        _ca_company("SK"),
+        [line("a", ("GST", "5"), ("PST", "6"))],
+        prices_include_tax=False,
+        tax_codes=codes,
+        tax_rates=CA_RATES,
+        agencies=[agency("1", "Canada Revenue Agency")],
+    )
+    assert plan.agencies_to_create == ("Minister of Finance (SK)",)
+    [new] = plan.to_create
+    assert new.payload({"Minister of Finance (SK)": "77"})["TaxRateDetails"] == [
+        {"TaxRateId": "1"},
+        {"TaxRateName": "Kyrios PST 6%", "RateValue": "6", "TaxApplicableOn": "Sales", "TaxAgencyId": "77"},
+    ]
+    # The GST of the new code is the company's GST rate: the line's GST lands on rate 1 at once.
+    assert dict(plan.lines["a"].qbo_rates)["t-GST-5"] == "1"
+
+
+def test_ca_qst_is_filed_with_revenu_quebec_and_an_existing_qst_rate_is_reused() -> None:
+    rates = [*CA_RATES, rate("9", "QST", "9.975", "3")]
+    codes = [*CA_CODES, code("10", "QST only", "9")]
+    agencies = [agency("1", "Canada Revenue Agency"), agency("3", "Revenu Québec")]
+    plan = plan_taxes(
+        _ca_company("ON"),
+        [line("a", ("GST", "5"), ("QST", "9.975"))],
+        prices_include_tax=False,
+        tax_codes=codes,
+        tax_rates=rates,
+        agencies=agencies,
+    )
+    [new] = plan.to_create
+    assert new.payload()["TaxRateDetails"] == [{"TaxRateId": "1"}, {"TaxRateId": "9"}]
+    assert plan.agencies_to_create == ()

@@ -195,28 +195,64 @@ def tax_plan(
         tax_rates=[TaxRate.model_validate(row) for row in client.query("SELECT * FROM TaxRate")],
         agencies=[TaxAgency.model_validate(row) for row in client.query("SELECT * FROM TaxAgency")],
     )
+    agency_ids = {name: _ensure_agency(client, name) for name in plan.agencies_to_create}
     created: dict[str, str] = {}
     created_rates: dict[str, list[str]] = {}
     for code in plan.to_create:
         request_id = mapping.request_id("taxcode", client.realm_id, code.key)
-        answer = client.create_tax_code(code.payload(), request_id=request_id)
+        answer = client.create_tax_code(code.payload(agency_ids), request_id=request_id)
         created[code.key] = str(answer.get("TaxCodeId") or answer.get("TaxCode", {}).get("Id") or "")
         if not created[code.key]:
             raise CatalogSetupError(f"QuickBooks did not return an id for the new tax code {code.name!r}")
-        details = answer.get("TaxRateDetails") or []
-        created_rates[code.key] = [str(detail.get("TaxRateId") or "") for detail in details]
+        created_rates[code.key] = _created_rate_ids(code, answer.get("TaxRateDetails") or [])
     resolved = plan.resolve(created, created_rates)
     for line in lines:
         rate_ids = dict(resolved.lines[line.line_id].qbo_rates)
+        code_id = resolved.tax_code_for(line.line_id)
         for line_tax in line.taxes:
             if line_tax.tax_id in rate_ids:
+                # Several codes share a rate (GST in "GST" and "GST/PST BC"), and a QBO id maps from one
+                # key only: the mapping names the rate within its code.
                 store.put_mapping_if_absent(
-                    client.realm_id, "tax_rate", _rate_key(line, line_tax), qbo_id=rate_ids[line_tax.tax_id]
+                    client.realm_id, "tax_rate", _rate_key(line, line_tax),
+                    qbo_id=f"{code_id}{_IN_CODE}{rate_ids[line_tax.tax_id]}",
                 )
         store.put_mapping_if_absent(
             client.realm_id, "tax_code", tax_combination_key(line), qbo_id=resolved.tax_code_for(line.line_id)
         )
     return resolved
+
+
+def _created_rate_ids(code: tax.TaxCodeToCreate, details: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The TaxRate id of each rate of ``code``, in its order: a reused rate keeps its id, a new one is
+    found in QBO's answer by name (by position when QBO echoed no names)."""
+    by_name = {str(d.get("TaxRateName") or "").casefold(): str(d.get("TaxRateId") or "") for d in details}
+    ids: list[str] = []
+    for index, rate in enumerate(code.rates):
+        found = rate.existing_rate_id or by_name.get(rate.name.casefold())
+        if not found and index < len(details):
+            found = str(details[index].get("TaxRateId") or "")
+        ids.append(found or "")
+    return ids
+
+
+def _ensure_agency(client: QboClient, name: str) -> str:
+    """The id of the TaxAgency called ``name``, created when the company has none (a provincial agency
+    for PST/QST: see ``kyrios_qbo.tax``)."""
+    for row in client.query(Select("TaxAgency").where("DisplayName", "=", name)):
+        return str(TaxAgency.model_validate(row).id)
+    request_id = mapping.request_id("taxagency", client.realm_id, name)
+    try:
+        created = client.create("TaxAgency", {"DisplayName": name}, request_id=request_id)
+    except QboDuplicateName:  # created meanwhile by another push
+        rows = client.query(Select("TaxAgency").where("DisplayName", "=", name))
+        if not rows:
+            raise
+        return str(TaxAgency.model_validate(rows[0]).id)
+    return str(TaxAgency.model_validate(created).id)
+
+
+_IN_CODE = "/"
 
 
 def _rate_key(line: KyriosLine, line_tax: LineTax) -> str:
@@ -246,7 +282,7 @@ def _remembered_plan(
             rate = store.get_mapping(realm_id, "tax_rate", _rate_key(line, line_tax))
             if rate is None:  # remembered before rates were: plan again (and remember them)
                 return None
-            qbo_rates.append((line_tax.tax_id, rate.qbo_id))
+            qbo_rates.append((line_tax.tax_id, rate.qbo_id.rpartition(_IN_CODE)[2]))
         rate_keys = tuple((f"kyrios:{t.tax_id}", t.rate_percent) for t in line.taxes)
         decided[line.line_id] = tax.LineTaxCode(
             line.line_id, known.qbo_id, rate_keys=rate_keys, qbo_rates=tuple(qbo_rates)

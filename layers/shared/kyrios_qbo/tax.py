@@ -10,6 +10,15 @@ rates (as a multiset of percentages). Among several, the one whose rate/code nam
 names wins, then the lowest Id (so the choice is stable). A line with no tax (or only 0 % taxes) uses a
 zero-rated code, preferring names like "Exempt", "Zero-rated", "No VAT".
 
+Creating a code (Canada above all): each rate of the new code reuses an existing QBO TaxRate of the
+same percent filed under the agency that collects that tax (GST 5 % under the Canada Revenue Agency →
+that rate, by ``TaxRateId``: QBO's combined codes such as "GST/PST BC" share the company's GST rate), so
+a tax is rounded once per document on one rate. A rate that must be created is filed under the agency of
+its tax: GST/HST with the Canada Revenue Agency, PST with the province's Minister of Finance (province
+from the tax name, else the company address), QST with Revenu Québec — an agency missing from the
+company is created first (:attr:`TaxPlan.agencies_to_create`). Agency names are in
+:data:`PROVINCIAL_AGENCIES` (our guess of how QBO Canada names them; callers may pass their own).
+
 US companies use automated sales tax: lines are ``TAX`` (has a non-zero Kyrios tax) or ``NON``, and
 ``TxnTaxDetail.TxnTaxCodeRef`` is left for QBO's AST to fill; ``GlobalTaxCalculation`` is not sent.
 """
@@ -45,9 +54,27 @@ _AGENCY_HINTS = {
     "vat": ("hmrc", "hm revenue", "revenue"),
     "gst": ("canada revenue", "cra", "australian taxation", "ato", "inland revenue", "iras"),
     "hst": ("canada revenue", "cra"),
-    "pst": ("minist", "finance", "revenue"),
-    "qst": ("revenu québec", "revenu quebec", "revenue quebec"),
+    "tps": ("canada revenue", "cra", "agence du revenu"),
+    "tvh": ("canada revenue", "cra", "agence du revenu"),
 }
+
+
+# Province → the agency a provincial sales tax is filed with, when the company has none yet (E: our guess
+# of QBO Canada's names; QST is collected by Revenu Québec, PST by each province's finance ministry).
+PROVINCIAL_AGENCIES: dict[str, str] = {
+    "BC": "Minister of Finance (BC)",
+    "MB": "Minister of Finance (MB)",
+    "SK": "Minister of Finance (SK)",
+    "QC": "Revenu Québec",
+}
+GENERIC_PROVINCIAL_AGENCY = "Minister of Finance"
+_PROVINCE_WORDS = {
+    "BC": ("bc", "british columbia"),
+    "MB": ("mb", "manitoba"),
+    "SK": ("sk", "saskatchewan"),
+    "QC": ("qc", "quebec", "québec"),
+}
+_PROVINCIAL_WORDS = ("pst", "rst", "qst", "tvq")
 
 
 class TaxSetupError(ValueError):
@@ -66,8 +93,10 @@ class TaxRateToCreate:
     rate_percent: Decimal
     agency_id: str | None = None
     existing_rate_id: str | None = None
+    agency_name: str | None = None
+    """An agency the company lacks: created first, its id passed to :meth:`detail`."""
 
-    def detail(self) -> dict[str, str]:
+    def detail(self, agency_ids: Mapping[str, str] | None = None) -> dict[str, str]:
         if self.existing_rate_id:
             return {"TaxRateId": self.existing_rate_id}
         detail = {
@@ -75,8 +104,9 @@ class TaxRateToCreate:
             "RateValue": format_rate(self.rate_percent),
             "TaxApplicableOn": "Sales",
         }
-        if self.agency_id:
-            detail["TaxAgencyId"] = self.agency_id
+        agency_id = self.agency_id or (agency_ids or {}).get(self.agency_name or "")
+        if agency_id:
+            detail["TaxAgencyId"] = agency_id
         return detail
 
 
@@ -87,9 +117,9 @@ class TaxCodeToCreate:
     name: str
     rates: tuple[TaxRateToCreate, ...]
 
-    def payload(self) -> dict[str, object]:
-        """Body of ``POST taxservice/taxcode``."""
-        return {"TaxCode": self.name, "TaxRateDetails": [rate.detail() for rate in self.rates]}
+    def payload(self, agency_ids: Mapping[str, str] | None = None) -> dict[str, object]:
+        """Body of ``POST taxservice/taxcode`` (``agency_ids``: name → id of the agencies created for it)."""
+        return {"TaxCode": self.name, "TaxRateDetails": [rate.detail(agency_ids) for rate in self.rates]}
 
 
 @dataclass(frozen=True)
@@ -112,6 +142,12 @@ class TaxPlan:
     """``None`` for US companies (AST decides)."""
     lines: Mapping[str, LineTaxCode]
     to_create: tuple[TaxCodeToCreate, ...] = field(default=())
+
+    @property
+    def agencies_to_create(self) -> tuple[str, ...]:
+        """Names of the agencies the codes to create need and the company lacks."""
+        names = {rate.agency_name for code in self.to_create for rate in code.rates if rate.agency_name}
+        return tuple(sorted(names))
 
     @property
     def is_resolved(self) -> bool:
@@ -183,6 +219,7 @@ def plan_taxes(
     tax_codes: Iterable[TaxCode] = (),
     tax_rates: Iterable[TaxRate] = (),
     agencies: Iterable[TaxAgency] = (),
+    provincial_agencies: Mapping[str, str] | None = None,
 ) -> TaxPlan:
     """Decide the QBO TaxCode of every line (see module docstring)."""
     if company.is_us:
@@ -198,7 +235,15 @@ def plan_taxes(
                 for line in lines
             },
         )
-    planner = _Planner(list(tax_codes), list(tax_rates), list(agencies))
+    address = company.company_addr or company.legal_addr
+    region = (address.country_sub_division_code or "").strip().upper() if address else ""
+    planner = _Planner(
+        list(tax_codes),
+        list(tax_rates),
+        list(agencies),
+        region=region,
+        provincial_agencies=PROVINCIAL_AGENCIES if provincial_agencies is None else provincial_agencies,
+    )
     decided = {line.line_id: planner.decide(line) for line in lines}
     return TaxPlan(
         is_us=False,
@@ -220,6 +265,13 @@ def _names_match(kyrios_name: str, qbo_name: str | None) -> bool:
     return bool(a and b) and (a in b or b in a)
 
 
+def _mentions(folded: str, names: Iterable[str]) -> bool:
+    """Whether ``folded`` text names one of ``names``: a short name (bc, pst) as a word, a longer one
+    (minist, british columbia) anywhere."""
+    words = set(re.findall(r"\w+", folded))
+    return any((name in words) if len(name) <= 3 else (name in folded) for name in names)
+
+
 def _id_order(entity_id: str) -> tuple[int, int, str]:
     return (0, int(entity_id), "") if entity_id.isdigit() else (1, 0, entity_id)
 
@@ -237,7 +289,17 @@ def _truncate(name: str, limit: int = NAME_LIMIT) -> str:
 
 
 class _Planner:
-    def __init__(self, codes: list[TaxCode], rates: list[TaxRate], agencies: list[TaxAgency]) -> None:
+    def __init__(
+        self,
+        codes: list[TaxCode],
+        rates: list[TaxRate],
+        agencies: list[TaxAgency],
+        *,
+        region: str = "",
+        provincial_agencies: Mapping[str, str] = PROVINCIAL_AGENCIES,
+    ) -> None:
+        self.region = region
+        self.provincial_agencies = provincial_agencies
         self.rates = {rate.id: rate for rate in rates}
         self.codes = sorted(
             (
@@ -260,6 +322,7 @@ class _Planner:
             ),
             key=lambda agency: _id_order(agency.id),
         )
+        self.sales_rate_ids = {rate_id for code in self.codes for rate_id in code.sales_rate_ids}
         self.to_create: dict[str, TaxCodeToCreate] = {}
 
     # -- deciding
@@ -356,12 +419,17 @@ class _Planner:
             if match is None or tax.rate_percent <= 0:
                 continue
             parts.remove(match)
-            pairs.append((tax.tax_id, f"pending:{key}:{match[1]}"))
+            reused = code.rates[match[1]].existing_rate_id
+            pairs.append((tax.tax_id, reused or f"pending:{key}:{match[1]}"))
         return LineTaxCode(
             line_id,
             None,
             pending_key=key,
-            rate_keys=tuple((f"new:{key}:{rate.name}", rate.rate_percent) for rate in code.rates),
+            rate_keys=tuple(
+                (f"qbo:{rate.existing_rate_id}" if rate.existing_rate_id else f"new:{key}:{rate.name}",
+                 rate.rate_percent)
+                for rate in code.rates
+            ),
             qbo_rates=tuple(pairs),
         )
 
@@ -385,26 +453,78 @@ class _Planner:
                 return TaxRateToCreate(name=name, rate_percent=rate, existing_rate_id=existing.id)
         if same_name:  # someone reused our name for another rate: stay unique rather than collide (6240)
             name = self._unused(name, {_fold(existing.name) for existing in self.rates.values()})
-        return TaxRateToCreate(name=name, rate_percent=rate, agency_id=self._agency_for(tax_name))
+        agency_id, agency_name, identified = self._agency_for(tax_name)
+        if agency_id and identified:
+            reused = self._reusable_rate(tax_name, rate, agency_id)
+            if reused is not None:
+                return TaxRateToCreate(
+                    name=reused.name or name, rate_percent=rate, existing_rate_id=reused.id
+                )
+        return TaxRateToCreate(name=name, rate_percent=rate, agency_id=agency_id, agency_name=agency_name)
 
-    def _agency_for(self, tax_name: str) -> str:
+    def _reusable_rate(self, tax_name: str, rate: Decimal, agency_id: str) -> TaxRate | None:
+        """An active sales rate of ``rate`` % filed under ``agency_id`` (name match first, then lowest Id)."""
+        same = [
+            existing
+            for existing in self.rates.values()
+            if existing.id in self.sales_rate_ids
+            and existing.active is not False
+            and (existing.rate_value or ZERO) == rate
+            and existing.agency_ref is not None
+            and existing.agency_ref.value == agency_id
+        ]
+        same.sort(key=lambda existing: (not _names_match(tax_name, existing.name), _id_order(existing.id)))
+        return same[0] if same else None
+
+    def _province(self, folded: str) -> str:
+        """The province a provincial tax belongs to: named in the tax, else the company's (QST: Québec)."""
+        for province, names in _PROVINCE_WORDS.items():
+            if _mentions(folded, names):
+                return province
+        if _mentions(folded, ("qst", "tvq")):
+            return "QC"
+        return self.region if self.region in _PROVINCE_WORDS else ""
+
+    def _provincial_agency(self, folded: str) -> tuple[str | None, str | None, bool]:
+        province = self._province(folded)
+        wanted = self.provincial_agencies.get(province, GENERIC_PROVINCIAL_AGENCY)
+        for agency in self.agencies:
+            name = _fold(agency.display_name)
+            if name == _fold(wanted):
+                return agency.id, None, True
+            if _mentions(name, ("canada revenue", "cra")):  # federal, never a provincial tax's
+                continue
+            if province and _mentions(name, ("minist", "finance", "revenu")):
+                if _mentions(name, _PROVINCE_WORDS[province]):
+                    return agency.id, None, True
+            elif not province and _mentions(name, ("minist", "finance")):
+                return agency.id, None, True
+        return None, wanted, True
+
+    def _agency_for(self, tax_name: str) -> tuple[str | None, str | None, bool]:
+        """(existing agency id, or the name of an agency to create; whether the tax's agency was
+        identified rather than guessed)."""
+        folded = _fold(tax_name)
+        words = re.findall(r"\w+", folded)
+        if _mentions(folded, _PROVINCIAL_WORDS):
+            return self._provincial_agency(folded)
         if not self.agencies:
             raise TaxSetupError(
                 "QuickBooks has no sales tax agency yet: set up sales tax in QuickBooks (Taxes ▸ Set up) "
                 "so Kyrios can add its tax rates"
             )
-        folded = _fold(tax_name)
-        hints = next((words for tax, words in _AGENCY_HINTS.items() if tax in folded.split()), ())
+        hints = next((words_ for tax, words_ in _AGENCY_HINTS.items() if tax in words), ())
 
         def score(agency: TaxAgency) -> tuple[int, int]:
             agency_name = _fold(agency.display_name)
             if folded and folded in agency_name:
                 return (0, 0)
-            # Hints are listed most specific first ("minist" before "revenue" for PST).
+            # Hints are listed most specific first.
             ranks = [rank for rank, hint in enumerate(hints) if hint in agency_name]
             return (1, min(ranks)) if ranks else (2, 0)
 
-        return sorted(self.agencies, key=score)[0].id
+        best = sorted(self.agencies, key=score)[0]
+        return best.id, None, score(best)[0] < 2
 
     @staticmethod
     def _unused(name: str, taken: set[str]) -> str:

@@ -88,3 +88,48 @@ def test_us_invoice_keeps_kyrios_tax_when_automated_sales_tax_uses_another_rate(
     assert money(invoice["TxnTaxDetail"]["TotalTax"]) == Decimal("21.30")
     [entry] = sync_log(account.account_id)
     assert "8.875" in entry.message, entry.message
+
+
+def _rates_by_id(ctl: Any, realm_id: str) -> dict[str, dict[str, Any]]:
+    return {rate["Id"]: rate for rate in qbo_objects(ctl, realm_id, "TaxRate")}
+
+
+def test_ca_gst_pst_reuses_the_company_gst_rate_and_files_pst_under_the_province(
+    connect, run_pusher, ctl
+) -> None:
+    """A BC company has GST 5 % under the Canada Revenue Agency and no PST yet: the GST+PST code is built
+    on that GST rate (never a second "Kyrios GST 5%"), PST goes to the province's agency (created), and
+    GST is one tax line rounded once (5.00, not 4.62 + 0.37)."""
+    account = connect("CA", region="BC")
+    gst, pst = tax("t_gst", "GST", "5"), tax("t_pst", "PST", "7")
+    event = invoice_event(
+        account.account_id, currency="CAD",
+        lines=[
+            line("l1", "p1", "Bike tune-up", "1", "92.35", gst, pst),
+            line("l2", "p2", "Riding lesson", "1", "7.65", gst),
+        ],
+    )
+    kyrios = event["detail"]["invoice"]["totals"]
+    assert (kyrios["tax_total"], kyrios["total"]) == ("11.46", "111.46")
+    invoice = _push_one(run_pusher, ctl, account, event)
+    assert money(invoice["TotalAmt"]) == Decimal("111.46")
+
+    rates = _rates_by_id(ctl, account.realm_id)
+    assert not [r["Name"] for r in rates.values() if "GST" in r["Name"] and r["Name"] != "GST"]
+    [gst_rate] = [r for r in rates.values() if r["Name"] == "GST"]
+    assert gst_rate["AgencyRef"]["name"] == "Canada Revenue Agency"
+    [pst_rate] = [r for r in rates.values() if Decimal(str(r["RateValue"])) == 7]
+    agencies = {a["Id"]: a["DisplayName"] for a in qbo_objects(ctl, account.realm_id, "TaxAgency")}
+    assert agencies[pst_rate["AgencyRef"]["value"]] == "Minister of Finance (BC)"
+
+    per_rate = {
+        t["TaxLineDetail"]["TaxRateRef"]["value"]: money(t["Amount"])
+        for t in invoice["TxnTaxDetail"]["TaxLine"]
+        if money(t["Amount"])
+    }
+    assert per_rate == {gst_rate["Id"]: Decimal("5.00"), pst_rate["Id"]: Decimal("6.46")}
+    first = next(x for x in invoice["Line"] if x.get("DetailType") == "SalesItemLineDetail")
+    code_id = first["SalesItemLineDetail"]["TaxCodeRef"]["value"]
+    code = next(c for c in qbo_objects(ctl, account.realm_id, "TaxCode") if c["Id"] == code_id)
+    combined = {d["TaxRateRef"]["value"] for d in code["SalesTaxRateList"]["TaxRateDetail"]}
+    assert combined == {gst_rate["Id"], pst_rate["Id"]}

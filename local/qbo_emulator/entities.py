@@ -493,15 +493,26 @@ class Books:
             out[code.id] = rates
         return out
 
-    def _ast(self) -> tuple[str, TaxRateInfo] | None:
-        if not self.co.is_us or self.co.ast_rate is None:
+    def _ast(self, data: dict[str, Any]) -> tuple[str, list[TaxRateInfo]] | None:
+        """US: the code whose rates tax the ``TAX`` lines — the AST code, or for a company on manual
+        sales tax the code the request names in ``TxnTaxDetail.TxnTaxCodeRef`` (totals.py)."""
+        if not self.co.is_us:
+            return None
+        if not self.co.automated_sales_tax:
+            detail = data.get("TxnTaxDetail") if isinstance(data.get("TxnTaxDetail"), dict) else {}
+            code_id = _ref_value(detail.get("TxnTaxCodeRef"))
+            if not code_id:
+                return None
+            code = self.resolve_ref("TaxCode", {"value": code_id})
+            return code.id, self._tax_rates_by_code().get(code.id, [])
+        if self.co.ast_rate is None:
             return None
         for code in self.co.live("TaxCode"):
             if code.data.get("Name") == "Automated Sales Tax":
                 d = code.data["SalesTaxRateList"]["TaxRateDetail"][0]
                 rate = self.co.get("TaxRate", str(d["TaxRateRef"]["value"]))
                 if rate is not None:
-                    return code.id, TaxRateInfo(rate.id, rate.data["Name"], Decimal(self.co.ast_rate))
+                    return code.id, [TaxRateInfo(rate.id, rate.data["Name"], Decimal(self.co.ast_rate))]
         return None
 
     def _tax_word(self) -> str:
@@ -610,7 +621,7 @@ class Books:
         )
         supplied = data.get("TxnTaxDetail") if isinstance(data.get("TxnTaxDetail"), dict) else None
         res = compute(
-            sales, discount_line, self._tax_rates_by_code(), mode, tax_after, self._ast(), cust_taxable,
+            sales, discount_line, self._tax_rates_by_code(), mode, tax_after, self._ast(data), cust_taxable,
             supplied, rules,
         )
         sales_index = 0

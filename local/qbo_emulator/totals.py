@@ -25,10 +25,15 @@ cdc-response.json which shows a TaxLine with NetAmountTaxable/TaxPercent):
 - US automated sales tax (AST): lines are ``TAX``/``NON``; taxable lines are taxed at the company's
   configured flat AST rate (emulator simplification of Intuit's address-based rate) and
   ``TxnTaxDetail.TxnTaxCodeRef`` names the AST tax code. A customer with ``Taxable: false`` pays none.
+- US manual sales tax (a company without AST): ``TAX`` lines are taxed at the rates of the code the request
+  names in ``TxnTaxDetail.TxnTaxCodeRef`` (one code per transaction; none named: no tax, a guess).
 
 Supplied tax amounts (:func:`apply_supplied`; sources and guesses listed in README "Supplied tax amounts"):
 - US AST: an explicit ``TxnTaxDetail.TotalTax`` is honoured and prorated across the rates of the
-  AST-assigned code (Intuit developer blog, 2017-12-11), when the document has taxed lines.
+  AST-assigned code (Intuit developer blog, 2017-12-11), when the document has taxed lines. US manual
+  sales tax: the same across the rates of the code named by ``TxnTaxCodeRef`` (Intuit's hlu2 in
+  QuickBooks-V3-PHP-SDK #199: the tax is taken from the request when it gives ``TxnTaxCodeRef`` and
+  ``TotalTax``; that this holds without AST is a guess).
 - Outside the US: a ``TaxLine`` whose ``TaxRateRef`` is a rate carried by the lines' TaxCodes keeps its
   ``Amount`` (quickbooks-ruby #547; the v3 ``TaxLineDetail.OverrideDeltaAmount`` field, recorded here as
   supplied − computed); ``TotalTax`` alone is recomputed (python-quickbooks #301); a TaxLine naming a
@@ -137,7 +142,7 @@ def compute(
     rates_by_code: dict[str, list[TaxRateInfo]],
     mode: str,
     tax_after_discount: bool,
-    us_ast: tuple[str, TaxRateInfo] | None,
+    us_ast: tuple[str, list[TaxRateInfo]] | None,
     customer_taxable: bool,
     supplied: dict[str, Any] | None = None,
     rules: SuppliedTaxRules | None = None,
@@ -208,7 +213,7 @@ def _line_rates(
     line: SalesLine,
     rates_by_code: dict[str, list[TaxRateInfo]],
     mode: str,
-    us_ast: tuple[str, TaxRateInfo] | None,
+    us_ast: tuple[str, list[TaxRateInfo]] | None,
     customer_taxable: bool,
 ) -> list[TaxRateInfo]:
     """The TaxRates that apply to one sales line (none when the document computes no tax)."""
@@ -216,7 +221,7 @@ def _line_rates(
         return []
     if mode == "US":
         if line.tax_code == "TAX" and us_ast is not None and customer_taxable:
-            return [us_ast[1]]
+            return list(us_ast[1])
         return []
     return list(rates_by_code.get(line.tax_code, []))
 

@@ -46,6 +46,8 @@ class Company:
 
     info: CompanyInfo
     profile: mapping.CompanyProfile
+    automated_sales_tax: bool = True
+    """US: ``Preferences.TaxPrefs.PartnerTaxEnabled`` (false: an older company on manual sales tax)."""
 
 
 @dataclass
@@ -89,7 +91,10 @@ def company(client: QboClient) -> Company:
     profile = mapping.CompanyProfile.from_company_info(
         info, home_currency=str(home), multicurrency_enabled=bool(currency_prefs.get("MultiCurrencyEnabled"))
     )
-    found = Company(info=info, profile=profile)
+    tax_prefs: Mapping[str, Any] = (preferences[0] if preferences else {}).get("TaxPrefs") or {}
+    found = Company(
+        info=info, profile=profile, automated_sales_tax=bool(tax_prefs.get("PartnerTaxEnabled"))
+    )
     with _lock:
         _companies[_cache_key(client)] = _CachedCompany(found, None, time.monotonic())
     return found
@@ -182,8 +187,17 @@ def tax_plan(
 ) -> tax.TaxPlan:
     """A resolved :class:`tax.TaxPlan` for the lines: from the mapping when every combination of taxes is
     known, else from QBO's tax setup (3 queries), creating missing codes."""
-    if company_.info.is_us:
+    if company_.info.is_us and company_.automated_sales_tax:
         return tax.plan_taxes(company_.info, lines, prices_include_tax=prices_include_tax)
+    if company_.info.is_us:  # manual sales tax: the transaction names one of the company's codes
+        return tax.plan_taxes(
+            company_.info,
+            lines,
+            prices_include_tax=prices_include_tax,
+            tax_codes=[TaxCode.model_validate(row) for row in client.query("SELECT * FROM TaxCode")],
+            tax_rates=[TaxRate.model_validate(row) for row in client.query("SELECT * FROM TaxRate")],
+            manual_sales_tax=True,
+        )
     remembered = _remembered_plan(client.realm_id, lines, prices_include_tax)
     if remembered is not None:
         return remembered

@@ -435,7 +435,10 @@ def tax_detail(document: KyriosDocument, tax_plan: TaxPlan, settlement: Settleme
     if tax_plan.is_us:
         if not any(tax.rate_percent > 0 for line in document.lines for tax in line.taxes):
             return None
-        return {"TotalTax": _money(settlement.tax_total)}
+        detail: dict[str, Any] = {"TotalTax": _money(settlement.tax_total)}
+        if tax_plan.txn_tax_code_id:  # manual sales tax: QBO taxes nothing without a code
+            detail["TxnTaxCodeRef"] = {"value": tax_plan.txn_tax_code_id}
+        return detail
     rate_ids = tax_plan.qbo_rate_ids()
     nets = {line.key: line.net for line in settlement.amounts.lines}
     per_rate: dict[str, list[Decimal]] = {}

@@ -19,8 +19,11 @@ from the tax name, else the company address), QST with Revenu Québec — an age
 company is created first (:attr:`TaxPlan.agencies_to_create`). Agency names are in
 :data:`PROVINCIAL_AGENCIES` (our guess of how QBO Canada names them; callers may pass their own).
 
-US companies use automated sales tax: lines are ``TAX`` (has a non-zero Kyrios tax) or ``NON``, and
-``TxnTaxDetail.TxnTaxCodeRef`` is left for QBO's AST to fill; ``GlobalTaxCalculation`` is not sent.
+US companies: lines are ``TAX`` (has a non-zero Kyrios tax) or ``NON``; ``GlobalTaxCalculation`` is not
+sent. With automated sales tax ``TxnTaxDetail.TxnTaxCodeRef`` is left for QBO's AST to fill. Without it
+(older companies on manual sales tax) QBO taxes nothing unless the transaction names one of the company's
+codes, so :attr:`TaxPlan.txn_tax_code_id` is the active code whose rates add up to Kyrios's rate (a name
+match first, then the lowest Id), else the company's first taxing code (Kyrios's amount travels anyway).
 """
 
 from __future__ import annotations
@@ -142,6 +145,10 @@ class TaxPlan:
     """``None`` for US companies (AST decides)."""
     lines: Mapping[str, LineTaxCode]
     to_create: tuple[TaxCodeToCreate, ...] = field(default=())
+    txn_tax_code_id: str | None = None
+    """US manual sales tax: the company's code the transaction names (``TxnTaxDetail.TxnTaxCodeRef``)."""
+    txn_tax_percent: Decimal | None = None
+    """The combined percent of :attr:`txn_tax_code_id`."""
 
     @property
     def agencies_to_create(self) -> tuple[str, ...]:
@@ -220,9 +227,12 @@ def plan_taxes(
     tax_rates: Iterable[TaxRate] = (),
     agencies: Iterable[TaxAgency] = (),
     provincial_agencies: Mapping[str, str] | None = None,
+    manual_sales_tax: bool = False,
 ) -> TaxPlan:
-    """Decide the QBO TaxCode of every line (see module docstring)."""
+    """Decide the QBO TaxCode of every line (see module docstring); ``manual_sales_tax``: a US company
+    without automated sales tax (``tax_codes``/``tax_rates`` are then its codes)."""
     if company.is_us:
+        chosen = _us_txn_code(lines, tax_codes, tax_rates) if manual_sales_tax else None
         return TaxPlan(
             is_us=True,
             global_tax_calculation=None,
@@ -234,6 +244,8 @@ def plan_taxes(
                 )
                 for line in lines
             },
+            txn_tax_code_id=chosen[0] if chosen else None,
+            txn_tax_percent=chosen[1] if chosen else None,
         )
     address = company.company_addr or company.legal_addr
     region = (address.country_sub_division_code or "").strip().upper() if address else ""
@@ -254,6 +266,45 @@ def plan_taxes(
 
 
 # ------------------------------------------------------------------------------------ internals
+
+
+def _us_txn_code(
+    lines: Sequence[KyriosLine], tax_codes: Iterable[TaxCode], tax_rates: Iterable[TaxRate]
+) -> tuple[str, Decimal] | None:
+    """(code id, combined percent) for a US company on manual sales tax (module docstring); None when
+    no line is taxed or the company has no taxing code."""
+    taxed = [line for line in lines if any(tax.rate_percent > 0 for tax in line.taxes)]
+    if not taxed:
+        return None
+    rates = {rate.id: rate for rate in tax_rates}
+    usable: list[tuple[TaxCode, Decimal]] = []
+    for code in tax_codes:
+        if code.active is False or code.is_deleted or code.is_us_pseudo_code or not code.sales_rate_ids:
+            continue
+        code_rates = [rates.get(rate_id) for rate_id in code.sales_rate_ids]
+        live = [rate for rate in code_rates if rate is not None and rate.active is not False]
+        if len(live) != len(code_rates):
+            continue
+        percent = sum((rate.rate_value or ZERO for rate in live), ZERO)
+        if percent > 0:
+            usable.append((code, percent))
+    if not usable:
+        return None
+    # The rate most of the taxed amount carries (ties: the first line's).
+    weights: dict[Decimal, Decimal] = {}
+    for line in taxed:
+        combined = sum((tax.rate_percent for tax in line.taxes), ZERO)
+        weights[combined] = weights.get(combined, ZERO) + line.quantity * line.unit_price
+    wanted = max(weights, key=lambda percent: weights[percent])
+    names = [tax.name for line in taxed for tax in line.taxes]
+
+    def preference(entry: tuple[TaxCode, Decimal]) -> tuple[int, int, tuple[int, int, str]]:
+        code, percent = entry
+        named = any(_names_match(name, code.name) for name in names)
+        return (0 if percent == wanted else 1, 0 if named else 1, _id_order(code.id))
+
+    code, percent = min(usable, key=preference)
+    return code.id, percent
 
 
 def _fold(text: str | None) -> str:

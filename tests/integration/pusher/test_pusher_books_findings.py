@@ -133,3 +133,42 @@ def test_ca_gst_pst_reuses_the_company_gst_rate_and_files_pst_under_the_province
     code = next(c for c in qbo_objects(ctl, account.realm_id, "TaxCode") if c["Id"] == code_id)
     combined = {d["TaxRateRef"]["value"] for d in code["SalesTaxRateList"]["TaxRateDetail"]}
     assert combined == {gst_rate["Id"], pst_rate["Id"]}
+
+
+def test_us_company_without_automated_sales_tax_gets_its_tax_code_and_kyrios_tax(
+    connect, run_pusher, ctl
+) -> None:
+    """An older US company on manual sales tax computes no tax unless the invoice names one of its codes:
+    the invoice names the code of Kyrios's rate (State 6.25 % + City 2 %) and carries Kyrios's tax."""
+    account = connect("US", automated_sales_tax=False)
+    event = invoice_event(
+        account.account_id, currency="USD",
+        lines=[
+            line("l1", "p1", "Consultation", "2", "120.00", tax("t_sp", "Sales tax", "8.25")),
+            line("l2", "p2", "Gift card", "1", "15.00"),
+        ],
+    )
+    kyrios = event["detail"]["invoice"]["totals"]
+    assert (kyrios["tax_total"], kyrios["total"]) == ("19.80", "274.80")
+    invoice = _push_one(run_pusher, ctl, account, event)
+    codes = {c["Name"]: c["Id"] for c in qbo_objects(ctl, account.realm_id, "TaxCode")}
+    assert invoice["TxnTaxDetail"]["TxnTaxCodeRef"]["value"] == codes["Springfield"]
+    assert money(invoice["TxnTaxDetail"]["TotalTax"]) == Decimal("19.80")
+    assert money(invoice["TotalAmt"]) == Decimal("274.80")
+    sales = [x for x in invoice["Line"] if x["DetailType"] == "SalesItemLineDetail"]
+    assert [x["SalesItemLineDetail"]["TaxCodeRef"]["value"] for x in sales] == ["TAX", "NON"]
+
+
+def test_us_manual_sales_tax_at_a_rate_the_company_lacks_keeps_kyrios_tax_and_says_so(
+    connect, run_pusher, ctl
+) -> None:
+    account = connect("US", automated_sales_tax=False)
+    event = invoice_event(
+        account.account_id, currency="USD",
+        lines=[line("l1", "p1", "Consultation", "2", "120.00", tax("t_ny", "NYC sales tax", "8.875"))],
+    )
+    invoice = _push_one(run_pusher, ctl, account, event)
+    assert money(invoice["TotalAmt"]) == Decimal("261.30")
+    assert money(invoice["TxnTaxDetail"]["TotalTax"]) == Decimal("21.30")
+    [entry] = sync_log(account.account_id)
+    assert "8.875" in entry.message, entry.message

@@ -129,8 +129,9 @@ def total_mismatch(document: KyriosDocument, answer: Mapping[str, Any]) -> str |
 
 
 def notes(document: KyriosDocument, prepared: Prepared, answer: Mapping[str, Any]) -> str:
-    """What the sync log should add to an ok outcome: a rounding line, a US automated-sales-tax rate
-    other than Kyrios's (QBO carries Kyrios's amount anyway). Empty when there is nothing to say."""
+    """What the sync log should add to an ok outcome: a rounding line, a US sales tax rate (automated, or
+    of the code a manual-sales-tax company uses) other than Kyrios's (QBO carries Kyrios's amount
+    anyway). Empty when there is nothing to say."""
     said: list[str] = []
     if prepared.settlement.note:
         said.append(prepared.settlement.note)
@@ -143,8 +144,9 @@ def notes(document: KyriosDocument, prepared: Prepared, answer: Mapping[str, Any
         kyrios_rates = sorted(rate for rate in combined if rate > 0)
         if lines and kyrios_rates and any(rate != qbo_rate for rate in kyrios_rates):
             shown = ", ".join(f"{format_rate(rate)} %" for rate in kyrios_rates)
+            whose = "automated sales tax" if prepared.company.automated_sales_tax else "sales tax code"
             said.append(
-                f"Kyrios charged {shown} but QuickBooks' automated sales tax rate is "
+                f"Kyrios charged {shown} but QuickBooks' {whose} rate is "
                 f"{format_rate(qbo_rate)} %; the document carries Kyrios's tax of "
                 f"{prepared.settlement.tax_total}"
             )

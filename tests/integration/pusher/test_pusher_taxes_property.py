@@ -5,7 +5,7 @@ prices with or without tax, Kyrios rounding tax once per rate per document or on
 through the real pusher handler into the emulator, and checks QBO's TotalAmt, tax per rate and the
 Balance after a payment of the total against Kyrios's figures, with no refusal.
 
-Examples per regime: ``TAXES_EXAMPLES`` (default 10; 7 regimes, so ~70 pushes in ``make test``: a push
+Examples per regime: ``TAXES_EXAMPLES`` (default 10; 8 regimes, so ~80 pushes in ``make test``: a push
 through moto and the emulator costs about a second here). ``make test`` draws the same examples every
 run; look further with ``HYPOTHESIS_PROFILE=explore TAXES_EXAMPLES=200 pytest <this file>``.
 
@@ -56,11 +56,15 @@ REGIMES: dict[str, tuple[str, str, list[list[tuple[str, str, str]]]]] = {
         "US", "USD",
         [[("t_us_m", "Sales tax", "8.25")], [("t_us_st", "State tax", "6.25")], [("t_us_x", "Tax", "7")], []],
     ),
+    "ca-qst": (
+        "CA", "CAD", [[("t_gst", "GST", "5"), ("t_qst", "QST", "9.975")], [("t_gst", "GST", "5")], []]
+    ),
 }
 # regime → how its emulator company differs from the country's default
 COMPANIES: dict[str, dict[str, Any]] = {
     "us-manual": {"automated_sales_tax": False},
     "ca-gst-pst": {"region": "BC"},
+    "ca-qst": {"region": "QC"},
 }
 
 quantities = st.sampled_from(["1", "2", "3", "0.5", "1.25", "7", "12"])

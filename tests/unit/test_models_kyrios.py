@@ -13,8 +13,9 @@ import pytest
 from kyrios_qbo.models.kyrios import (
     InvalidEvent,
     InvoiceSnapshotEvent,
+    KyriosPaymentDocument,
     PaymentCompletedEvent,
-    check_kyrios_totals,
+    document_amounts,
     parse_kyrios_event,
 )
 
@@ -56,7 +57,13 @@ def test_every_sample_event_is_a_valid_eventbridge_event_with_consistent_totals(
     parsed = parse_kyrios_event(event["detail-type"], event["detail"])
     assert parsed.detail_type == event["detail-type"]
     document = parsed.invoice if isinstance(parsed, InvoiceSnapshotEvent) else parsed.payment
-    assert check_kyrios_totals(document) == []
+    computed = document_amounts(document)
+    totals = document.totals
+    assert (totals.subtotal, totals.discount_total, totals.tax_total, totals.total) == (
+        computed.subtotal, computed.discount, computed.tax_total, computed.total
+    )
+    if isinstance(document, KyriosPaymentDocument):
+        assert document.amount == totals.total
 
 
 def test_invoice_sample_values_are_typed() -> None:
@@ -158,28 +165,6 @@ def test_payment_with_unknown_source_is_rejected() -> None:
     detail = copy.deepcopy(load("kyrios-payment-completed-order-form.json")["detail"])
     detail["payment"]["source"] = "pos"
     assert "payment.source" in reasons("payment.completed", detail)
-
-
-def test_totals_check_reports_each_mismatching_field() -> None:
-    detail = invoice_detail()
-    detail["invoice"]["totals"]["tax_total"] = "45.36"
-    detail["invoice"]["totals"]["total"] = "299.85"
-    event = parse_kyrios_event("invoice.sent", detail)
-    assert isinstance(event, InvoiceSnapshotEvent)
-    mismatches = {m.field: (m.kyrios, m.computed) for m in check_kyrios_totals(event.invoice)}
-    assert mismatches == {
-        "tax_total": (Decimal("45.36"), Decimal("45.37")),
-        "total": (Decimal("299.85"), Decimal("299.86")),
-    }
-    assert "299.86" in check_kyrios_totals(event.invoice)[-1].describe()
-
-
-def test_payment_amount_must_equal_its_total() -> None:
-    detail = copy.deepcopy(load("kyrios-payment-completed-order-form.json")["detail"])
-    detail["payment"]["amount"] = "100.00"
-    event = parse_kyrios_event("payment.completed", detail)
-    assert isinstance(event, PaymentCompletedEvent)
-    assert [m.field for m in check_kyrios_totals(event.payment)] == ["amount"]
 
 
 def test_numbers_as_json_numbers_are_accepted_without_float_noise() -> None:

@@ -2,7 +2,8 @@
 
 Inbound payloads are strict (``extra="forbid"``): a field Kyrios renames or misspells fails at the door
 with a field-level reason instead of silently syncing a wrong invoice. Totals are *not* checked here:
-:func:`check_kyrios_totals` reports mismatches so the pusher can record them in the sync log.
+Kyrios's figures are the truth, and ``kyrios_qbo.settlement`` decides what QBO is told (only a document
+no rounding explains is refused).
 
 Invoice numbers may be longer than QBO's 21-character ``DocNumber``: the model accepts them, and
 ``kyrios_qbo.mapping.doc_number`` shortens them deterministically (hash prefix + the number's tail).
@@ -31,7 +32,6 @@ from kyrios_qbo.money import (
     CurrencyCode,
     DocumentAmounts,
     LineInput,
-    Money,
     NonNegativeMoney,
     Percent,
     PositiveMoney,
@@ -272,25 +272,6 @@ def parse_kyrios_event(detail_type: str, detail: Any) -> KyriosEvent:
     return event
 
 
-# ----------------------------------------------------------------------------------------------
-# Totals check (kept out of the models on purpose: a mismatch is reported, not a reason to drop).
-# ----------------------------------------------------------------------------------------------
-
-
-TotalsField = Literal["subtotal", "discount_total", "tax_total", "total", "amount"]
-
-
-class TotalsMismatch(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    field: TotalsField
-    kyrios: Decimal
-    computed: Decimal
-
-    def describe(self) -> str:
-        return f"Kyrios says {self.field} is {self.kyrios}, the lines add up to {self.computed}"
-
-
 def line_inputs(lines: list[KyriosLine]) -> list[LineInput]:
     """Kyrios lines as arithmetic inputs; taxes are grouped by Kyrios tax id."""
     return [
@@ -315,17 +296,3 @@ def document_amounts(document: KyriosDocument) -> DocumentAmounts:
         discount_amount=discount.amount if isinstance(discount, AmountDiscount) else None,
         prices_include_tax=document.prices_include_tax,
     )
-
-
-def check_kyrios_totals(document: KyriosDocument) -> list[TotalsMismatch]:
-    """Compare the totals Kyrios sent with the totals its lines give, to the cent. Empty when consistent."""
-    computed = document_amounts(document)
-    pairs: list[tuple[TotalsField, Money, Money]] = [
-        ("subtotal", document.totals.subtotal, computed.subtotal),
-        ("discount_total", document.totals.discount_total, computed.discount),
-        ("tax_total", document.totals.tax_total, computed.tax_total),
-        ("total", document.totals.total, computed.total),
-    ]
-    if isinstance(document, KyriosPaymentDocument):
-        pairs.append(("amount", document.amount, document.totals.total))
-    return [TotalsMismatch(field=name, kyrios=said, computed=got) for name, said, got in pairs if said != got]

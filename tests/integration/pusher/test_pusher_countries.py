@@ -98,14 +98,14 @@ def test_ca_invoice_gst_pst_combined_and_gst_only_lines(connect, run_pusher, ctl
             base = money(tax_line["TaxLineDetail"]["NetAmountTaxable"])
             taxed[percent] = taxed.get(percent, Decimal(0)) + base
     # After the 10 % discount (allocated 10.03 / 5.00 / 2.50): GST on 90.32 + 44.99, PST on 90.32 only
-    # (the combined code carries its own GST rate, so GST may come in two tax lines).
+    # (the combined code is built on the company's GST rate, so GST is one tax line).
     assert taxed == {Decimal(5): Decimal("135.31"), Decimal(7): Decimal("90.32")}
     codes = {
         x["SalesItemLineDetail"]["TaxCodeRef"]["value"]
         for x in invoice["Line"]
         if x["DetailType"] == "SalesItemLineDetail"
     }
-    assert len(codes) == 3  # GST+PST (created), GST, zero-rated
+    assert len(codes) == 3  # GST+PST (created), GST, a zero code for the untaxed line
 
 
 def test_au_invoice_tax_inclusive_gst_with_amount_discount(connect, run_pusher, ctl) -> None:

@@ -499,7 +499,8 @@ class Books:
         if not self.co.is_us:
             return None
         if not self.co.automated_sales_tax:
-            detail = data.get("TxnTaxDetail") if isinstance(data.get("TxnTaxDetail"), dict) else {}
+            detail = data.get("TxnTaxDetail")
+            detail = detail if isinstance(detail, dict) else {}
             code_id = _ref_value(detail.get("TxnTaxCodeRef"))
             if not code_id:
                 return None

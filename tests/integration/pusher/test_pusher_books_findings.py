@@ -172,3 +172,22 @@ def test_us_manual_sales_tax_at_a_rate_the_company_lacks_keeps_kyrios_tax_and_sa
     assert money(invoice["TxnTaxDetail"]["TotalTax"]) == Decimal("21.30")
     [entry] = sync_log(account.account_id)
     assert "8.875" in entry.message, entry.message
+
+
+def test_two_kyrios_taxes_at_the_same_rate_share_the_company_vat_code(connect, run_pusher, ctl) -> None:
+    """Kyrios's "VAT" and "Standard rate" are both 20 %: both lines go to the company's one 20 % code.
+    A QBO tax code may serve many Kyrios taxes (unlike a customer or an invoice, which belongs to one
+    Kyrios document), so remembering the second choice must not be refused as a mapping conflict."""
+    account = connect("GB")
+    event = invoice_event(
+        account.account_id, currency="GBP",
+        lines=[line("l1", "p1", "Coaching", "1", "100.00", tax("t_vat", "VAT", "20")),
+               line("l2", "p2", "Workbook", "2", "12.50", tax("t_standard", "Standard rate", "20"))],
+    )
+    kyrios = event["detail"]["invoice"]["totals"]
+    invoice = _push_one(run_pusher, ctl, account, event)
+    assert money(invoice["TotalAmt"]) == Decimal(kyrios["total"])
+    codes = {line["SalesItemLineDetail"]["TaxCodeRef"]["value"]
+             for line in invoice["Line"] if line["DetailType"] == "SalesItemLineDetail"}
+    assert len(codes) == 1
+    assert not [code for code in qbo_objects(ctl, account.realm_id, "TaxCode") if "Kyrios" in code["Name"]]

@@ -23,6 +23,9 @@ from kyrios_qbo.store.errors import (
 
 MappingKind = Literal["invoice", "payment", "customer", "item", "tax_code", "tax_rate", "sales_receipt"]
 MAPPING_KINDS: tuple[str, ...] = get_args(MappingKind)
+SHARED_KINDS: frozenset[str] = frozenset({"tax_code", "tax_rate"})
+"""Kinds whose QBO object serves many Kyrios keys (one 20 % code for every Kyrios tax at 20 %): they
+have no reverse item, so no owner and no :class:`MappingConflict`."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def put_mapping(
 
     Only a newer version is accepted: :class:`StaleVersion` otherwise (the caller's write to QBO
     was superseded or already recorded). :class:`MappingConflict` if the QBO id already belongs to
-    another Kyrios id. Nothing is read first; every write is conditional:
+    another Kyrios id (never for :data:`SHARED_KINDS`). Nothing is read first; every write is conditional:
 
     - a newer version of the QBO object already mapped (every update): one ``UpdateItem``;
     - a first mapping (``new=True`` when the caller just created the QBO object: skips trying the
@@ -204,6 +207,8 @@ def _reverse_item(wanted: IdMapping) -> dict[str, Any]:
 
 def _claim_reverse(wanted: IdMapping) -> None:
     """The QBO object belongs to this document from now on (:class:`MappingConflict` if to another)."""
+    if wanted.kind in SHARED_KINDS:
+        return
     try:
         db.client().put_item(**_reverse_item(wanted))
     except Exception as exc:
@@ -244,13 +249,15 @@ def _moved(wanted: IdMapping, current: db.Item, release: str | None) -> bool:
             }
         },
     ]
+    if wanted.kind in SHARED_KINDS:
+        operations = operations[:1]  # no reverse items to move
     try:
         db.client().transact_write_items(TransactItems=operations)
     except Exception as exc:
         codes = db.cancellation_codes(exc)
         if not codes:
             raise
-        if codes[1] == "ConditionalCheckFailed":
+        if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
             holder = db.cancellation_items(exc)[1] or {}
             raise MappingConflict(wanted.kind, wanted.qbo_id, db.opt_s(holder, "kyrios_id") or "?") from exc
         return False  # forward item changed (or transaction conflict): judge again

@@ -9,7 +9,17 @@ mapping (kind ``tax_code``), so a known combination costs no QBO call either. Cr
 deterministic ``requestid`` values, so a retry after a timeout never creates a second item or code.
 
 Company facts (CompanyInfo, Preferences, the income account) are read once per container and company
-and kept for :data:`COMPANY_CACHE_SECONDS`.
+and kept for :data:`COMPANY_CACHE_SECONDS`, or until they matter again:
+
+- the connection says the company changed since they were read (``Connection.company_changed_at``: set
+  by every connect or reconnect, and by an Intuit webhook about ``Preferences``);
+- a foreign-currency document meets a cached "multi-currency off": Preferences are read again before
+  the document is refused (the user may just have turned it on, and a redrive must then succeed). A
+  cached "on" is never re-read for that: QBO cannot turn multi-currency off once on (Intuit, "Manage
+  multiple currencies": "cannot be disabled once it's been enabled");
+- QBO refused a write for its currency (``QboCurrencyError``): :func:`forget_company`.
+
+So a push in the home currency costs no read, and only a refused foreign-currency document costs one.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from kyrios_qbo import config, mapping, store, tax
@@ -55,6 +66,8 @@ class _CachedCompany:
     company: Company
     income_account_id: str | None
     read_at: float
+    read_at_wall: float = 0.0
+    """Epoch seconds of the read, compared with ``Connection.company_changed_at``."""
 
 
 _companies: dict[str, _CachedCompany] = {}
@@ -71,19 +84,51 @@ def forget_companies() -> None:
         _companies.clear()
 
 
-def _cached(client: QboClient) -> _CachedCompany | None:
+def forget_company(client: QboClient) -> None:
+    """Drop one company's cached facts: the next push reads them again (QBO refused its currency)."""
+    with _lock:
+        _companies.pop(_cache_key(client), None)
+
+
+def _cached(client: QboClient, changed_since: str | None = None) -> _CachedCompany | None:
     with _lock:
         entry = _companies.get(_cache_key(client))
     if entry is None or time.monotonic() - entry.read_at > COMPANY_CACHE_SECONDS:
         return None
+    if changed_since and _epoch(changed_since) >= entry.read_at_wall:
+        return None
     return entry
 
 
-def company(client: QboClient) -> Company:
-    """The company's profile: 2 QBO reads the first time per container, then none."""
-    entry = _cached(client)
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return float("inf")  # unreadable: treat as changed, a read is the safe answer
+
+
+def company(client: QboClient, *, changed_since: str | None = None) -> Company:
+    """The company's profile: 2 QBO reads the first time per container (or after ``changed_since``, the
+    connection's ``company_changed_at``), then none."""
+    entry = _cached(client, changed_since)
     if entry is not None:
         return entry.company
+    return _read_company(client)
+
+
+def company_for_currency(client: QboClient, currency: str, *, changed_since: str | None = None) -> Company:
+    """:func:`company`, read again when a ``currency`` document meets a cached "multi-currency off"."""
+    entry = _cached(client, changed_since)
+    if entry is None:
+        return _read_company(client)
+    profile = entry.company.profile
+    if currency.upper() != profile.home_currency and not profile.multicurrency_enabled:
+        return _read_company(client)
+    return entry.company
+
+
+def _read_company(client: QboClient) -> Company:
+    wall = time.time()
     info = CompanyInfo.model_validate(client.company_info())
     preferences = client.query("SELECT * FROM Preferences")
     currency_prefs: Mapping[str, Any] = (preferences[0] if preferences else {}).get("CurrencyPrefs") or {}
@@ -96,7 +141,9 @@ def company(client: QboClient) -> Company:
         info=info, profile=profile, automated_sales_tax=bool(tax_prefs.get("PartnerTaxEnabled"))
     )
     with _lock:
-        _companies[_cache_key(client)] = _CachedCompany(found, None, time.monotonic())
+        previous = _companies.get(_cache_key(client))
+        income = previous.income_account_id if previous is not None else None
+        _companies[_cache_key(client)] = _CachedCompany(found, income, time.monotonic(), wall)
     return found
 
 

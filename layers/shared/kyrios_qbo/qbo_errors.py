@@ -236,6 +236,19 @@ class QboUnavailable(QboError):
         )
 
 
+class QboCurrencyError(QboTaxError):
+    """6000 business validation about currency: multi-currency is off, or the transaction's currency is
+    not its customer's. The company's currency preferences are read again before the next push."""
+
+    def explain(self) -> str:
+        return (
+            "QuickBooks refused the currency of this transaction." + self._said_sentence()
+            + " Turn on multi-currency in QuickBooks (Account and settings → Advanced → Currency) to bill "
+            "in other currencies, or bill in the company's home currency, then send it again."
+            + self._reference()
+        )
+
+
 # --- parsing -----------------------------------------------------------------------------------------
 
 _THROTTLE_CODES = frozenset({"3001", "003001"})
@@ -458,6 +471,8 @@ def _choose_class(status: int | None, fault_type: str | None, codes: list[str], 
         return QboServerError
     if status == 408:
         return QboUnavailable
+    if "6000" in codes and ("currency" in text.lower() or "multicurrency" in text.lower()):
+        return QboCurrencyError
     for code in codes:
         if code in _BY_CODE:
             return _BY_CODE[code]

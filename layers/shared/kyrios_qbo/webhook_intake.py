@@ -13,6 +13,9 @@ failed one is acknowledged. So:
   a sweep of every connected company (the schedule tick's fan-out); 200, never a 4xx;
 * the nudges could not be queued → 500, so Intuit retries (nothing about the content).
 
+A change to a company's ``Preferences`` (e.g. multi-currency turned on) nudges nobody but marks the
+connection (``store.mark_company_changed``), so the pusher reads the company's setup again.
+
 A poll reads everything since the company's cursor, so polling a company that did not change only
 costs a CDC call: when in doubt, poll.
 """
@@ -58,6 +61,7 @@ def receive(
     except webhooks.MalformedPayload as exc:
         return _unreadable(exc)
 
+    _mark_preferences_changed(notification)
     to_send: list[nudges.PollNudge] = []
     ignored: list[str] = []
     echoes_only: list[str] = []
@@ -138,3 +142,18 @@ def _only_our_own_writes(notification: webhooks.WebhookNotification, realm_id: s
     except Exception as exc:  # any doubt means "poll", which is always correct
         logger.warning("echo check failed; nudging", extra={"realm_id": realm_id, "error": str(exc)})
         return False
+
+
+def _mark_preferences_changed(notification: webhooks.WebhookNotification) -> None:
+    """Companies whose Preferences changed read their setup again at the next push. Best effort: the
+    catalog's cache lifetime bounds what a lost mark costs, and a refused foreign-currency document
+    reads Preferences again anyway."""
+    for realm_id in sorted({c.realm_id for c in notification.changes if c.entity == "preferences"}):
+        try:
+            account_id = connections.get_account_for_realm(realm_id)
+            if account_id is not None:
+                connections.mark_company_changed(account_id, realm_id)
+        except Exception as exc:
+            logger.warning(
+                "could not mark the company changed", extra={"realm_id": realm_id, "error": str(exc)}
+            )

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from kyrios_qbo import events, qbo_access, store, synclog
+from kyrios_qbo import catalog, events, qbo_access, store, synclog
 from kyrios_qbo.dead_letters import AUTH_CAUSE, FailureReason
 from kyrios_qbo.intuit_auth import IntuitAuthError
 from kyrios_qbo.mapping import MappingError
@@ -38,8 +38,8 @@ from kyrios_qbo.observability import logger
 from kyrios_qbo.push.invoices import push_invoice
 from kyrios_qbo.push.outcomes import PushContext, PushFailure, PushResult, Subject
 from kyrios_qbo.push.receipts import push_sales_receipt
-from kyrios_qbo.qbo_client import Deadline
-from kyrios_qbo.qbo_errors import QboAuthError, QboError
+from kyrios_qbo.qbo_client import Deadline, QboClient
+from kyrios_qbo.qbo_errors import QboAuthError, QboCurrencyError, QboError
 from kyrios_qbo.tax import TaxSetupError
 from kyrios_qbo.tokens import TokenRefreshTimeout
 
@@ -70,6 +70,7 @@ def push_event(
     if connection is None or connection.status == "disconnected":
         return _report(event, subject, PushResult("skipped", "QuickBooks is not connected", subject.kind,
                                                   subject.kyrios_id))
+    client: QboClient | None = None
     try:
         client = qbo_access.client_for(connection, deadline=deadline)
         ctx = PushContext(event.account_id, connection, client, owner, seconds_left)
@@ -85,6 +86,8 @@ def push_event(
     except (MappingError, TaxSetupError) as exc:
         raise _permanent(event, subject, FailureReason.INVALID_DOCUMENT, str(exc), None) from exc
     except QboError as exc:
+        if isinstance(exc, QboCurrencyError) and client is not None:
+            catalog.forget_company(client)  # QBO disagrees with what we knew of its currencies: re-read
         if exc.retryable:
             raise _retry_or_give_up(event, subject, exc, final_attempt) from exc
         raise _permanent(event, subject, FailureReason.REJECTED, "QuickBooks refused this change.",

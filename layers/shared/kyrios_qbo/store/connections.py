@@ -68,6 +68,10 @@ class Connection:
     token_version: int = 0
     last_push_at: str | None = None
     """When a push last succeeded (ISO; at most :data:`PUSH_MARK_SECONDS` stale, :func:`mark_pushed`)."""
+    company_changed_at: str | None = None
+    """When the company's setup (e.g. currency preferences) last changed as far as we know: every
+    connect or reconnect, and an Intuit webhook about Preferences (:func:`mark_company_changed`).
+    Company facts cached before it are read again (``kyrios_qbo.catalog``)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ def _to_connection(item: db.Item) -> Connection:
         tokens=tokens,
         token_version=db.get_int(item, "token_version"),
         last_push_at=db.opt_s(item, "last_push_at"),
+        company_changed_at=db.opt_s(item, "company_changed_at"),
     )
 
 
@@ -206,6 +211,7 @@ def connect(account_id: str, realm_id: str, company: CompanyInfo, tokens: Encryp
         "#status = :connected",
         "connected_at = :connected_at",
         "updated_at = :now",
+        "company_changed_at = :now",  # a (re)connect may follow any change: read the company again
         "gsi1pk = :gsi_pk",
         "gsi1sk = :gsi_sk",
         "gsi2pk = :g2pk",  # due for the safety sweep at once: the first poll sets the cursor
@@ -351,6 +357,29 @@ def mark_pushed(account_id: str, realm_id: str, known: str | None) -> bool:
                 ":cutoff": db.s(db.iso(datetime.fromtimestamp(cutoff, UTC))),
                 ":realm": db.s(realm_id),
                 ":disconnected": db.s("disconnected"),
+            },
+        )
+    except Exception as exc:
+        if db.is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def mark_company_changed(account_id: str, realm_id: str) -> bool:
+    """Record now as the connection's ``company_changed_at`` (QBO told us the company's Preferences
+    changed). One conditional ``UpdateItem``; False when the account is not connected to ``realm_id``."""
+    try:
+        db.client().update_item(
+            TableName=db.table_name(),
+            Key=_connection_key(account_id),
+            UpdateExpression="SET company_changed_at = :now",
+            ConditionExpression="realm_id = :realm AND #status <> :gone",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":now": db.s(db.iso_now()),
+                ":realm": db.s(realm_id),
+                ":gone": db.s("disconnected"),
             },
         )
     except Exception as exc:

@@ -71,7 +71,7 @@ from kyrios_qbo.money import (
     format_rate,
     to_cents,
 )
-from kyrios_qbo.settlement import Settlement, from_lines
+from kyrios_qbo.settlement import Settlement, describe, from_lines
 from kyrios_qbo.tax import TaxPlan
 
 ROUNDING_PRODUCT_ID = "kyrios-rounding-adjustment"
@@ -184,14 +184,21 @@ def _fit(base: str, suffix: str, limit: int = NAME_LIMIT) -> str:
     return (base[: max(0, limit - len(suffix))].rstrip() + suffix).strip()[:limit]
 
 
-def display_name(name: str | None, email: str | None, attempt: int = 1) -> str:
+def display_name(
+    name: str | None, email: str | None, attempt: int = 1, *, currency: str | None = None
+) -> str:
     """Customer ``DisplayName`` for attempt n (n grows after each 6240 clash with a customer, vendor or
     employee): ``Jane Doe``, then ``Jane Doe (2)``, ``Jane Doe (3)``… (≤ :data:`NAME_LIMIT` characters,
     no ':'). The suffix carries no personal data: the name is printed on every document the customer
-    receives. The email stands in for the name only when Kyrios has no name at all."""
+    receives. The email stands in for the name only when Kyrios has no name at all.
+
+    ``currency`` names a currency-specific twin of a customer QBO already has in another currency (a QBO
+    customer has one currency): ``Jane Doe (EUR)``, then ``Jane Doe (EUR 2)``…"""
     if attempt < 1:
         raise ValueError("attempt starts at 1")
     base = _qbo_name(name or "") or _qbo_name(email or "") or "Kyrios customer"
+    if currency:
+        return _fit(base, f" ({currency})" if attempt == 1 else f" ({currency} {attempt})")
     return _fit(base, "" if attempt == 1 else f" ({attempt})")
 
 
@@ -221,17 +228,25 @@ def customer_payload(
     company: str | None = None,
     phone: str | None = None,
     attempt: int = 1,
+    currency: str | None = None,
+    twin: str | None = None,
 ) -> dict[str, Any]:
-    """Body of ``POST customer``. A customer without an email cannot be matched later: permanent error."""
+    """Body of ``POST customer``. A customer without an email cannot be matched later: permanent error.
+
+    ``currency``: the customer's currency when it is not the company's home currency (``CurrencyRef``;
+    it cannot change once the customer has transactions). ``twin``: the customer's currency when QBO
+    already has this email in another currency, so the name carries it (:func:`display_name`)."""
     if not email:
         raise MissingCustomerEmail(
             "the Kyrios customer has no email address, so it cannot be matched to a QuickBooks customer: "
             "add an email in Kyrios and send the document again"
         )
     body: dict[str, Any] = {
-        "DisplayName": display_name(name, email, attempt),
+        "DisplayName": display_name(name, email, attempt, currency=twin),
         "PrimaryEmailAddr": {"Address": email},
     }
+    if currency:
+        body["CurrencyRef"] = {"value": currency}
     if given_name:
         body["GivenName"] = _clean(given_name)[:100]
     if family_name:
@@ -472,15 +487,32 @@ def tax_detail(document: KyriosDocument, tax_plan: TaxPlan, settlement: Settleme
     return {"TotalTax": _money(settlement.tax_total), "TaxLine": tax_lines}
 
 
-def _currency_ref(currency: str, company: CompanyProfile) -> dict[str, str] | None:
+def require_currency(document: KyriosDocument, company: CompanyProfile) -> None:
+    """:class:`CurrencyNotEnabled`, naming the currency and the document, when QBO cannot take the
+    document's currency (checked before anything is written to QBO)."""
+    _currency_ref(document.currency, company, describe(document))
+
+
+def _currency_ref(
+    currency: str, company: CompanyProfile, what: str = "the document"
+) -> dict[str, str] | None:
     if currency == company.home_currency:
         return None
     if not company.multicurrency_enabled:
         raise CurrencyNotEnabled(
-            f"the document is in {currency} but the QuickBooks company works in {company.home_currency} "
-            "without multi-currency: turn on multi-currency in QuickBooks or bill in the home currency"
+            f"Kyrios {what} is in {currency} but the QuickBooks company works in {company.home_currency} "
+            "without multi-currency: turn on multi-currency in QuickBooks (Account and settings → Advanced "
+            f"→ Currency) and retry, or bill in {company.home_currency}. Nothing was sent to QuickBooks"
         )
     return {"value": currency}
+
+
+def _exchange_rate(document: KyriosDocument, company: CompanyProfile) -> dict[str, Any]:
+    """``ExchangeRate`` (home-currency units per document-currency unit) when Kyrios gives one for a
+    foreign-currency document; otherwise QBO applies its own rate of the day."""
+    if document.exchange_rate is None or document.currency == company.home_currency:
+        return {}
+    return {"ExchangeRate": as_json_number(document.exchange_rate)}
 
 
 def _common(
@@ -499,9 +531,10 @@ def _common(
     detail = tax_detail(document, tax_plan, settled)
     if detail:
         body["TxnTaxDetail"] = detail
-    currency = _currency_ref(document.currency, company)
+    currency = _currency_ref(document.currency, company, describe(document))
     if currency:
         body["CurrencyRef"] = currency
+        body.update(_exchange_rate(document, company))
     if company.is_us:
         body["ApplyTaxAfterDiscount"] = True
     elif tax_plan.global_tax_calculation:
@@ -561,9 +594,10 @@ def payment_payload(
         )[:PRIVATE_NOTE_LIMIT],
         "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": qbo_invoice_id, "TxnType": "Invoice"}]}],
     }
-    currency = _currency_ref(invoice.currency, company)
+    currency = _currency_ref(invoice.currency, company, describe(invoice))
     if currency:
         body["CurrencyRef"] = currency
+        body.update(_exchange_rate(invoice, company))
     if deposit_account_id:
         body["DepositToAccountRef"] = {"value": deposit_account_id}
     if payment_method_id:

@@ -9,6 +9,13 @@ next deterministic, readable name (``mapping.display_name``).
 
 A customer we create carries ``Notes: Created by Kyrios`` and an id mapping of kind ``customer`` (keyed
 by the normalised email), so the contact poller knows it came from Kyrios and never echoes it back.
+
+Currencies (multi-currency companies): a QBO customer has one currency (``CurrencyRef``, the company's
+home currency when absent; Intuit, "Manage multiple currencies"), and a transaction must be in its
+customer's currency. A document is therefore matched by email **and** currency: the home currency uses
+the plain email keys above; a foreign currency uses ``<email>#<CUR>`` keys (index and mapping), and only
+QBO customers in that currency qualify. When the email exists in QBO only in other currencies, a twin is
+created in the document's currency, named ``<name> (<CUR>)`` (no personal data in the name).
 """
 
 from __future__ import annotations
@@ -59,6 +66,27 @@ def claim_key(email: str) -> str:
     return f"customer-email:{email}"
 
 
+@dataclass(frozen=True)
+class CustomerCurrency:
+    """The currency a document needs its customer in, and the company's home currency."""
+
+    currency: str
+    home: str
+
+    @property
+    def foreign(self) -> bool:
+        return self.currency != self.home
+
+    def key(self, email: str) -> str:
+        """The index / mapping key of ``email`` in this currency (the plain email for the home one)."""
+        return f"{email}#{self.currency.lower()}" if self.foreign else email
+
+    def holds(self, customer: Customer) -> bool:
+        """Whether the QBO customer is in this currency (no ``CurrencyRef``: the home currency)."""
+        code = (customer.currency_ref.value if customer.currency_ref else "") or self.home
+        return code.upper() == self.currency
+
+
 def require_email(customer: KyriosCustomer) -> str:
     """The normalised email, or :class:`mapping.MissingCustomerEmail` (permanent: nothing to match on)."""
     if not customer.email:
@@ -71,8 +99,12 @@ def require_email(customer: KyriosCustomer) -> str:
 
 def find_in_quickbooks(client: QboClient, email: str) -> Customer | None:
     """The QBO customer whose primary email is ``email`` (any case), see :func:`pick_customer`."""
+    return pick_customer(_with_email(client, email), email)
+
+
+def _with_email(client: QboClient, email: str) -> list[Customer]:
     rows = client.query(Select("Customer").where("PrimaryEmailAddr", "=", email))
-    return pick_customer((Customer.model_validate(row) for row in rows), email)
+    return [Customer.model_validate(row) for row in rows]
 
 
 def pick_customer(candidates: Iterable[Customer], email: str) -> Customer | None:
@@ -103,47 +135,55 @@ def match_customer(
     *,
     owner: str,
     seconds_left: Callable[[], float] | None = None,
+    currency: CustomerCurrency | None = None,
 ) -> MatchedCustomer:
     """The QBO customer id for ``customer`` (see module docstring). ``owner`` names this invocation (its
-    claims); ``seconds_left`` bounds how long we wait for a concurrent creator."""
+    claims); ``seconds_left`` bounds how long we wait for a concurrent creator; ``currency`` the
+    document's currency (None: the home currency, any customer with the email qualifies)."""
     realm_id = client.realm_id
     email = require_email(customer)
-    indexed = store.find_customer_by_email(realm_id, email)
+    key = currency.key(email) if currency else email
+    indexed = store.find_customer_by_email(realm_id, key)
     if indexed:
         return MatchedCustomer(indexed, email, created=False)
-    existing = find_in_quickbooks(client, email)
+    same_email = _with_email(client, email)
+    candidates = [c for c in same_email if currency is None or currency.holds(c)]
+    existing = pick_customer(candidates, email)
     if existing is not None:
-        store.index_customer_email(realm_id, email, existing.id)
+        store.index_customer_email(realm_id, key, existing.id)
         return MatchedCustomer(existing.id, email, created=False)
+    # The email exists only in other currencies: this one is a twin, named with its currency.
+    twin = currency.currency if currency and pick_customer(same_email, email) else None
 
     try:
-        store.claim(realm_id, claim_key(email), owner, ttl_seconds=CLAIM_SECONDS)
+        store.claim(realm_id, claim_key(key), owner, ttl_seconds=CLAIM_SECONDS)
     except store.ClaimHeld:
-        return _wait_for_other_creator(realm_id, email, seconds_left)
+        return _wait_for_other_creator(realm_id, email, key, seconds_left)
     try:
         # The other creator may have finished between our index read and our claim.
-        indexed = store.find_customer_by_email(realm_id, email)
+        indexed = store.find_customer_by_email(realm_id, key)
         if indexed:
             return MatchedCustomer(indexed, email, created=False)
-        created = _create(client, customer, email)
+        foreign = currency.currency if currency and currency.foreign else None
+        created = _create(client, customer, email, currency=foreign, twin=twin)
         store.put_mapping_if_absent(
-            realm_id, "customer", email, qbo_id=created.id, sync_token=created.sync_token
+            realm_id, "customer", key, qbo_id=created.id, sync_token=created.sync_token
         )
-        store.index_customer_email(realm_id, email, created.id)
+        store.index_customer_email(realm_id, key, created.id)
         return MatchedCustomer(created.id, email, created=True)
     finally:
-        store.release_claim(realm_id, claim_key(email), owner)
+        store.release_claim(realm_id, claim_key(key), owner)
 
 
 def _wait_for_other_creator(
-    realm_id: str, email: str, seconds_left: Callable[[], float] | None
+    realm_id: str, email: str, key: str, seconds_left: Callable[[], float] | None
 ) -> MatchedCustomer:
     budget = WAIT_FOR_OTHER_CREATOR_SECONDS
     if seconds_left is not None:
         budget = min(budget, max(0.0, seconds_left() - 5.0))
     give_up = time.monotonic() + budget
     while True:
-        indexed = store.find_customer_by_email(realm_id, email)
+        indexed = store.find_customer_by_email(realm_id, key)
         if indexed:
             return MatchedCustomer(indexed, email, created=False)
         if time.monotonic() >= give_up:
@@ -151,7 +191,14 @@ def _wait_for_other_creator(
         time.sleep(_POLL_INTERVAL)
 
 
-def customer_body(customer: KyriosCustomer, email: str, attempt: int) -> dict[str, Any]:
+def customer_body(
+    customer: KyriosCustomer,
+    email: str,
+    attempt: int,
+    *,
+    currency: str | None = None,
+    twin: str | None = None,
+) -> dict[str, Any]:
     body = mapping.customer_payload(
         customer.display_name,
         email,
@@ -160,15 +207,23 @@ def customer_body(customer: KyriosCustomer, email: str, attempt: int) -> dict[st
         company=customer.company,
         phone=customer.phone,
         attempt=attempt,
+        currency=currency,
+        twin=twin,
     )
     body["Notes"] = CREATED_BY_NOTE
     return body
 
 
-def _create(client: QboClient, customer: KyriosCustomer, email: str) -> Customer:
+def _create(
+    client: QboClient, customer: KyriosCustomer, email: str, *, currency: str | None, twin: str | None
+) -> Customer:
     for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
-        body = customer_body(customer, email, attempt)
-        request_id = mapping.request_id("customer", client.realm_id, email, attempt)
+        body = customer_body(customer, email, attempt, currency=currency, twin=twin)
+        # Home-currency customers keep the ids they always had; a currency or twin gets its own.
+        parts: tuple[object, ...] = (email, attempt)
+        if currency is not None or twin is not None:
+            parts = (email, currency or "", twin or "", attempt)
+        request_id = mapping.request_id("customer", client.realm_id, *parts)
         try:
             return Customer.model_validate(client.create("Customer", body, request_id=request_id))
         except QboDuplicateName:

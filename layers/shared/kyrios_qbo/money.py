@@ -77,6 +77,9 @@ Quantity = Annotated[Decimal, BeforeValidator(_to_decimal), Field(gt=0, le=10**9
 """A line quantity: positive, at most four decimal places (hours like 1.25 or 0.3333 are fine)."""
 Percent = Annotated[Decimal, BeforeValidator(_to_decimal), Field(ge=0, le=100), _max_places(4)]
 """A percentage between 0 and 100, e.g. ``20`` for 20 %, at most four decimal places."""
+ExchangeRate = Annotated[Decimal, BeforeValidator(_to_decimal), Field(gt=0, le=10**9), _max_places(10)]
+"""Units of the company's home currency per one unit of the document's currency (QBO's ``ExchangeRate``
+convention, Intuit "Manage multiple currencies"), positive, at most ten decimal places."""
 
 
 def _currency(value: object) -> object:

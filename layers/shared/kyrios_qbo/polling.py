@@ -282,9 +282,18 @@ def _parse_customers(rows: Iterable[dict[str, Any]]) -> list[Customer]:
 
 
 def sync_customers(
-    account_id: str, realm_id: str, connected_at: datetime, rows: Iterable[dict[str, Any]]
+    account_id: str,
+    realm_id: str,
+    connected_at: datetime,
+    rows: Iterable[dict[str, Any]],
+    *,
+    home_currency: str | None = None,
 ) -> int:
-    """Contacts for new customers, email index for all of them; returns how many contacts went out."""
+    """Contacts for new customers, email index for all of them; returns how many contacts went out.
+
+    The email index is the home currency's (``kyrios_qbo.matching``): a customer in another currency
+    (``CurrencyRef`` other than ``home_currency``) is not indexed, so a home-currency document never
+    lands on a foreign-currency twin."""
     customers = _parse_customers(rows)
     if not customers:
         return 0
@@ -306,7 +315,8 @@ def sync_customers(
     to_publish = [c for c in candidates if c.id not in ours]
 
     # Email index before publishing: the pusher may act on the new contact at once.
-    _update_email_index(realm_id, live, gone, known)
+    home = [c for c in live if _in_currency(c, home_currency)]
+    _update_email_index(realm_id, home, gone, known)
     records: dict[str, PulledCustomer] = {}
     for c in live:
         email = _normalized(c.email)
@@ -331,6 +341,11 @@ def sync_customers(
             realm_id, (PulledCustomer(c.id, _normalized(c.email), contact_published=True) for c in chunk)
         )
     return len(to_publish)
+
+
+def _in_currency(customer: Customer, home_currency: str | None) -> bool:
+    code = customer.currency_ref.value if customer.currency_ref else None
+    return not (home_currency and code) or str(code).upper() == home_currency.upper()
 
 
 def _update_email_index(
@@ -486,7 +501,8 @@ def _poll_held(
         changes = read_changes(client, cursor - OVERLAP, now=started)
         result.customers_seen, result.invoices_seen = len(changes.customers), len(changes.invoices)
         result.contacts_published = sync_customers(
-            account_id, realm_id, connected_at, changes.customers.values()
+            account_id, realm_id, connected_at, changes.customers.values(),
+            home_currency=connection.company.currency,
         )
         result.reviews_requested = request_reviews(
             client, connection, changes.invoices.values(), changes.customers

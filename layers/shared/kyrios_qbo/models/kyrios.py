@@ -31,6 +31,7 @@ from kyrios_qbo.money import (
     ZERO,
     CurrencyCode,
     DocumentAmounts,
+    ExchangeRate,
     LineInput,
     NonNegativeMoney,
     Percent,
@@ -162,6 +163,9 @@ class KyriosInvoice(KyriosModel):
     issue_date: date
     due_date: date
     currency: CurrencyCode
+    exchange_rate: ExchangeRate | None = None
+    """Home-currency units per one unit of ``currency`` when Kyrios knows the rate (sent to QBO as
+    ``ExchangeRate`` for a foreign-currency document; without it QBO uses its own rate of the day)."""
     prices_include_tax: bool
     customer: KyriosCustomer
     lines: Annotated[list[KyriosLine], Field(min_length=1, max_length=500)]
@@ -199,6 +203,8 @@ class KyriosPaymentDocument(KyriosModel):
     version: Annotated[int, Field(ge=1, strict=True)]
     paid_at: AwareDatetime
     currency: CurrencyCode
+    exchange_rate: ExchangeRate | None = None
+    """As :attr:`KyriosInvoice.exchange_rate`."""
     amount: NonNegativeMoney
     method: Annotated[str, Field(min_length=1, max_length=50)]
     customer: KyriosCustomer

@@ -101,10 +101,14 @@ def settle(document: KyriosDocument, company: catalog.Company) -> Settlement:
 def prepare(ctx: PushContext, document: KyriosDocument) -> Prepared:
     """Customer, items and tax codes of the document (created in QBO where missing), and the amounts
     QBO is told (with a rounding-adjustment line where a cent cannot be told otherwise)."""
-    company = catalog.company(ctx.client)
+    company = catalog.company_for_currency(
+        ctx.client, document.currency, changed_since=ctx.connection.company_changed_at
+    )
+    mapping.require_currency(document, company.profile)  # before any write: no stray customer
     settled = settle(document, company)
+    currency = matching.CustomerCurrency(document.currency, company.profile.home_currency)
     customer = matching.match_customer(
-        ctx.client, document.customer, owner=ctx.owner, seconds_left=ctx.seconds_left
+        ctx.client, document.customer, owner=ctx.owner, seconds_left=ctx.seconds_left, currency=currency
     )
     lines = list(document.lines)
     if settled.rounding:

@@ -149,8 +149,10 @@ def test_customer_in_another_currency_gets_a_currency_twin_matched_by_email_and_
     run_pusher(again)
     run_pusher(back_home)
     assert len(_customers_with(ctl, account.realm_id, email)) == 2
-    again_qbo = _qbo_document(ctl, account.realm_id, "Invoice", "invoice", again["detail"]["invoice"]["id"])
-    home_qbo = _qbo_document(ctl, account.realm_id, "Invoice", "invoice", back_home["detail"]["invoice"]["id"])
+    again_qbo, home_qbo = (
+        _qbo_document(ctl, account.realm_id, "Invoice", "invoice", e["detail"]["invoice"]["id"])
+        for e in (again, back_home)
+    )
     assert again_qbo["CustomerRef"]["value"] == twin["Id"]
     assert home_qbo["CustomerRef"]["value"] == original["Id"]
     assert "ExchangeRate" not in again_qbo or Decimal(str(again_qbo["ExchangeRate"])) != Decimal("0.8612")

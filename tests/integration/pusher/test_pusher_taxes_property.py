@@ -253,3 +253,57 @@ def test_qbo_equals_kyrios_to_the_cent(regime: str, connect: Any, run_pusher: An
             assert money(qbo["Balance"]) == Decimal(0)
 
     check()
+
+
+FOREIGN_EXAMPLES = max(3, EXAMPLES // 2)
+
+
+def test_foreign_currency_on_a_multicurrency_company_equals_kyrios(
+    connect: Any, run_pusher: Any, ctl: Any
+) -> None:
+    """EUR documents on a GB company with multi-currency: QBO carries Kyrios's total and tax in EUR, on a
+    customer in EUR (a twin when the email is already a GBP customer), with Kyrios's exchange rate."""
+    account = connect("GB", multi_currency=True)
+
+    @settings(max_examples=FOREIGN_EXAMPLES, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(drawn=documents("gb-vat"), rate=st.sampled_from([None, "0.8612", "1.17"]),
+           known_in_gbp=st.booleans())
+    def check(drawn: dict[str, Any], rate: str | None, known_in_gbp: bool) -> None:
+        tag = uuid.uuid4().hex[:8]
+        email = f"eur-{tag}@example.com"
+        who = {"full_name": f"Erika Mustermann {tag}", "email": email}
+        if known_in_gbp:  # the email is already a QBO customer, in the home currency
+            run_pusher(invoice_event(account.account_id, currency="GBP", customer_=who,
+                                     lines=[line("l1", "p_a", "Product p_a", "1", "10.00")]))
+        event, _ = _event(account.account_id, "gb-vat", drawn)
+        receipt = drawn["receipt"]
+        document = event["detail"]["payment" if receipt else "invoice"]
+        assume(not receipt or Decimal(document["totals"]["total"]) > 0)
+        document["currency"] = "EUR"
+        document["customer"] = who
+        if rate is not None:
+            document["exchange_rate"] = rate
+        assert run_pusher(event)[0]["batchItemFailures"] == []
+        entry = next(e for e in sync_log(account.account_id) if e.kyrios_id == document["id"])
+        assert entry.outcome == "ok", entry
+        kind, entity = ("sales_receipt", "SalesReceipt") if receipt else ("invoice", "Invoice")
+        mapped = store.get_mapping(account.realm_id, kind, document["id"])
+        assert mapped is not None
+        qbo = next(o for o in qbo_objects(ctl, account.realm_id, entity) if o["Id"] == mapped.qbo_id)
+        assert qbo["CurrencyRef"]["value"] == "EUR"
+        assert money(qbo["TotalAmt"]) == Decimal(document["totals"]["total"])
+        tax_total = (qbo.get("TxnTaxDetail") or {}).get("TotalTax", 0)
+        assert money(tax_total) == Decimal(document["totals"]["tax_total"])
+        if rate is not None:
+            assert Decimal(str(qbo["ExchangeRate"])) == Decimal(rate)
+        [buyer] = [c for c in qbo_objects(ctl, account.realm_id, "Customer")
+                   if c["Id"] == qbo["CustomerRef"]["value"]]
+        assert buyer["CurrencyRef"]["value"] == "EUR"
+        same_email = [c for c in qbo_objects(ctl, account.realm_id, "Customer")
+                      if (c.get("PrimaryEmailAddr") or {}).get("Address") == email]
+        assert len(same_email) == (2 if known_in_gbp else 1)
+        if not receipt:
+            assert money(qbo["Balance"]) == Decimal(0)
+
+    check()

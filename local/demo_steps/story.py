@@ -22,6 +22,7 @@ from local.demo_steps.actors import (
     new_event_id,
     now_iso,
 )
+from local.demo_steps.books import step_books
 from local.demo_steps.report import Report, StepFailed, StepResult, wait_until
 from local.qbo_emulator import GB_REALM, US_REALM
 from local.runner import LocalBundle
@@ -97,7 +98,8 @@ class Story:
             (5, "Kyrios invoices land in QuickBooks with equal totals", self.step_invoices),
             (6, "Import last year's invoices, twice, without duplicates", self.step_import),
             (7, "QuickBooks outage and throttling while pushing", self.step_outage),
-            (8, "Disconnect", self.step_disconnect),
+            (8, "Books equal to Kyrios to the cent in every regime", self.step_books),
+            (9, "Disconnect", self.step_disconnect),
         ]
         for number, title, body in steps:
             with self.report.step(number, title) as result:
@@ -620,6 +622,10 @@ class Story:
         control.clear_faults()
 
     # ------------------------------------------------------------------ 8
+    def step_books(self, result: StepResult) -> None:
+        step_books(self, result)  # local/demo_steps/books.py
+
+    # ------------------------------------------------------------------ 9
     def step_disconnect(self, result: StepResult) -> None:
         control = self.stack.emulator.control
         for company in (self.us, self.gb):

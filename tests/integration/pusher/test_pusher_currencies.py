@@ -11,11 +11,15 @@ bus (push queue → pusher handler → emulator).
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
 from kyrios_qbo import store
+from kyrios_qbo.webhooks import SIGNATURE_HEADER, expected_signature
+from local.qbo_emulator import DEFAULT_VERIFIER_TOKEN
 from tests.integration import connect_support
+from tests.integration.pull.support import call_webhook
 from tests.integration.pusher.conftest import (
     customer,
     dead_letters,
@@ -176,3 +180,53 @@ def test_with_multicurrency_from_the_start_a_new_customer_is_created_in_the_docu
     assert qbo["CurrencyRef"]["value"] == "EUR" and qbo["CustomerRef"]["value"] == elio["Id"]
     assert money(qbo["TotalAmt"]) == Decimal(invoice["totals"]["total"])
     assert money(qbo["TxnTaxDetail"]["TotalTax"]) == Decimal(invoice["totals"]["tax_total"])
+
+
+def _company_reads(ctl: Any, realm_id: str) -> int:
+    """How often the pusher read the company's facts (CompanyInfo goes with Preferences)."""
+    return sum(1 for r in ctl.requests(realm=realm_id) if r["endpoint"] == "GET companyinfo")
+
+
+def _preferences_webhook(realm_id: str) -> dict[str, Any]:
+    """Intuit telling us the company's Preferences changed (legacy format, signed as Intuit signs)."""
+    body = json.dumps({"eventNotifications": [{"realmId": realm_id, "dataChangeEvent": {"entities": [
+        {"name": "Preferences", "id": "1", "operation": "Update", "lastUpdated": "2026-12-08T00:00:00Z"}
+    ]}}]}).encode()
+    headers = {SIGNATURE_HEADER: expected_signature(body, DEFAULT_VERIFIER_TOKEN),
+               "content-type": "application/json"}
+    return call_webhook(body, headers)
+
+
+def _reconnect(ctl: Any, account_id: str, realm_id: str) -> None:
+    """What completing Connect again stores (``connect_flow`` ends in ``store.connect``)."""
+    import time
+
+    from kyrios_qbo import tokens
+    from kyrios_qbo.intuit_auth import IssuedTokens
+
+    issued = ctl.issue_tokens(realm_id)
+    plain = IssuedTokens(access_token=issued["access_token"], refresh_token=issued["refresh_token"],
+                         access_expires_at=time.time() + 3000, refresh_expires_at=time.time() + 86400)
+    store.connect(account_id, realm_id, store.CompanyInfo(company_name="Test", country="GB"),
+                  tokens.encrypt_tokens(account_id, realm_id, plain))
+
+
+def test_a_preferences_webhook_or_a_reconnect_makes_the_next_push_read_the_company_again_and_only_then(
+    connect, ctl, run_pusher
+) -> None:
+    account = connect("GB")
+    run_pusher(invoice_event(account.account_id, currency="GBP", lines=_lines()))
+    ctl.clear_requests()
+    run_pusher(invoice_event(account.account_id, currency="GBP", lines=_lines()))
+    assert _company_reads(ctl, account.realm_id) == 0  # cached: a home-currency push costs no read
+
+    answer = _preferences_webhook(account.realm_id)
+    assert answer["statusCode"] == 200
+    run_pusher(invoice_event(account.account_id, currency="GBP", lines=_lines()))
+    run_pusher(invoice_event(account.account_id, currency="GBP", lines=_lines()))
+
+    assert _company_reads(ctl, account.realm_id) == 1  # once after the change, then cached again
+
+    _reconnect(ctl, account.account_id, account.realm_id)
+    run_pusher(invoice_event(account.account_id, currency="GBP", lines=_lines()))
+    assert _company_reads(ctl, account.realm_id) == 2

@@ -13,8 +13,9 @@ failed one is acknowledged. So:
   a sweep of every connected company (the schedule tick's fan-out); 200, never a 4xx;
 * the nudges could not be queued → 500, so Intuit retries (nothing about the content).
 
-A change to a company's ``Preferences`` (e.g. multi-currency turned on) nudges nobody but marks the
-connection (``store.mark_company_changed``), so the pusher reads the company's setup again.
+A change to a company's ``Preferences`` (e.g. multi-currency turned on; Preferences/Update is a webhook
+event, Intuit developer blog 2017-05-11) nudges nobody but marks the connection
+(``store.mark_company_changed``), so the pusher reads the company's setup again.
 
 A poll reads everything since the company's cursor, so polling a company that did not change only
 costs a CDC call: when in doubt, poll.

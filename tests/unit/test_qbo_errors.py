@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from kyrios_qbo.qbo_errors import (
     QboAuthError,
+    QboCurrencyError,
     QboDuplicateName,
     QboError,
     QboNotFound,
@@ -187,6 +188,22 @@ def test_malformed_6000_xml_still_yields_tax_error_with_readable_detail() -> Non
     assert "<a " not in error.detail
     assert error.detail.endswith("Please click here for more information")
     assert "tax rate" in error.explain()
+
+
+@pytest.mark.parametrize("detail", [
+    "Business Validation Error: The currency of the transaction (EUR) must match the currency of the "
+    "customer (GBP).",
+    "Business Validation Error: Multicurrency is not turned on for this company; you can only use the "
+    "home currency GBP.",
+])
+def test_6000_about_currency_is_explained_as_currency_not_tax(detail: str) -> None:
+    body = json.dumps({"Fault": {"type": "ValidationFault", "Error": [{
+        "Message": "A business validation error has occurred while processing your request",
+        "Detail": detail, "code": "6000", "element": ""}]}})
+    error = parse_fault(400, body.encode())
+    assert isinstance(error, QboCurrencyError) and not error.retryable
+    assert "currency" in error.explain() and "multi-currency" in error.explain()
+    assert "tax rate" not in error.explain()
 
 
 def test_activepieces_6000_text_yields_tax_error() -> None:

@@ -68,6 +68,8 @@ class _CachedCompany:
     read_at: float
     read_at_wall: float = 0.0
     """Epoch seconds of the read, compared with ``Connection.company_changed_at``."""
+    sales_tax_setup: tuple[list[TaxCode], list[TaxRate]] | None = None
+    """US manual sales tax: the company's codes and rates, read once like the rest."""
 
 
 _companies: dict[str, _CachedCompany] = {}
@@ -237,12 +239,9 @@ def tax_plan(
     if company_.info.is_us and company_.automated_sales_tax:
         return tax.plan_taxes(company_.info, lines, prices_include_tax=prices_include_tax)
     if company_.info.is_us:  # manual sales tax: the transaction names one of the company's codes
+        codes, rates = _sales_tax_setup(client)
         return tax.plan_taxes(
-            company_.info,
-            lines,
-            prices_include_tax=prices_include_tax,
-            tax_codes=[TaxCode.model_validate(row) for row in client.query("SELECT * FROM TaxCode")],
-            tax_rates=[TaxRate.model_validate(row) for row in client.query("SELECT * FROM TaxRate")],
+            company_.info, lines, prices_include_tax=prices_include_tax, tax_codes=codes, tax_rates=rates,
             manual_sales_tax=True,
         )
     remembered = _remembered_plan(client.realm_id, lines, prices_include_tax)
@@ -326,6 +325,22 @@ def tax_combination_key(line: KyriosLine) -> str:
     """The mapping key of a line's combination of taxes (the key ``kyrios_qbo.tax`` plans codes by)."""
     taxes = [t for t in line.taxes if t.rate_percent > 0] or list(line.taxes)
     return tax.tax_set_key(taxes)
+
+
+def _sales_tax_setup(client: QboClient) -> tuple[list[TaxCode], list[TaxRate]]:
+    """A US manual-sales-tax company's codes and rates: 2 queries once per cached company, not per push."""
+    entry = _cached(client)
+    if entry is not None and entry.sales_tax_setup is not None:
+        return entry.sales_tax_setup
+    setup = (
+        [TaxCode.model_validate(row) for row in client.query("SELECT * FROM TaxCode")],
+        [TaxRate.model_validate(row) for row in client.query("SELECT * FROM TaxRate")],
+    )
+    with _lock:
+        cached = _companies.get(_cache_key(client))
+        if cached is not None:
+            cached.sales_tax_setup = setup
+    return setup
 
 
 def _remembered_plan(

@@ -174,6 +174,29 @@ def test_us_manual_sales_tax_at_a_rate_the_company_lacks_keeps_kyrios_tax_and_sa
     assert "8.875" in entry.message, entry.message
 
 
+def test_us_manual_sales_tax_setup_is_read_once_not_per_push(connect, run_pusher, ctl) -> None:
+    """The company's codes and rates are read with its other facts, once: a second invoice costs no
+    TaxCode or TaxRate query (Intuit meters every read)."""
+    account = connect("US", automated_sales_tax=False)
+
+    def tax_setup_queries() -> int:
+        return sum(1 for r in ctl.requests(realm=account.realm_id)
+                   if r["endpoint"] == "GET query" and "FROM Tax" in (r.get("query") or ""))
+
+    def push() -> None:
+        event = invoice_event(
+            account.account_id, currency="USD",
+            lines=[line("l1", "p1", "Consultation", "2", "120.00", tax("t_sp", "Sales tax", "8.25"))],
+        )
+        assert run_pusher(event)[0]["batchItemFailures"] == []
+
+    push()
+    assert tax_setup_queries() == 2  # TaxCode and TaxRate
+    push()
+    assert tax_setup_queries() == 2
+    assert all(entry.outcome == "ok" for entry in sync_log(account.account_id))
+
+
 def test_two_kyrios_taxes_at_the_same_rate_share_the_company_vat_code(connect, run_pusher, ctl) -> None:
     """Kyrios's "VAT" and "Standard rate" are both 20 %: both lines go to the company's one 20 % code.
     A QBO tax code may serve many Kyrios taxes (unlike a customer or an invoice, which belongs to one

@@ -42,6 +42,7 @@ class Invocations:
     seconds: float = 0.0
     gb_seconds: float = 0.0
     durations: list[float] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # CPU time of the invoking thread (our code + its botocore/HTTP client side)
 
 
 class Counters:
@@ -55,6 +56,7 @@ class Counters:
         self.fifo_calls: Counter[str] = Counter()  # who -> SQS calls to FIFO queues
         self.invocations: dict[str, Invocations] = {}
         self.recent_events: dict[str, list[Any]] = {}  # function -> its last few events (replayed by probes)
+        self.started: dict[str, list[float]] = {}  # function -> monotonic start of each invocation
 
     # -- attribution
     def current(self) -> str:
@@ -68,6 +70,15 @@ class Counters:
             yield
         finally:
             self._where.function = previous
+
+    def mark_start(self, function_id: str) -> None:
+        with self._lock:
+            self.started.setdefault(function_id, []).append(time.monotonic())
+
+    def first_start_after(self, function_id: str, moment: float) -> float | None:
+        """When ``function_id`` first started an invocation at or after ``moment`` (monotonic)."""
+        with self._lock:
+            return next((t for t in self.started.get(function_id, []) if t >= moment), None)
 
     # -- hooks
     def on_call(self, model: Any = None, params: Any = None, **_: Any) -> None:
@@ -91,7 +102,9 @@ class Counters:
             if fifo:
                 self.fifo_calls[who] += 1
 
-    def add_invocation(self, function_id: str, seconds: float, memory_mb: int, event: Any = None) -> None:
+    def add_invocation(
+        self, function_id: str, seconds: float, memory_mb: int, event: Any = None, cpu_seconds: float = 0.0
+    ) -> None:
         with self._lock:
             recent = self.recent_events.setdefault(function_id, [])
             recent.append(event)
@@ -101,6 +114,7 @@ class Counters:
             record.seconds += seconds
             record.gb_seconds += seconds * memory_mb / 1024
             record.durations.append(seconds)
+            record.cpu_seconds += cpu_seconds
 
     # -- reading
     def snapshot(self) -> Snapshot:
@@ -110,7 +124,7 @@ class Counters:
                 Counter(self.items),
                 Counter(self.fifo_calls),
                 {
-                    k: Invocations(v.count, v.seconds, v.gb_seconds, list(v.durations))
+                    k: Invocations(v.count, v.seconds, v.gb_seconds, list(v.durations), v.cpu_seconds)
                     for k, v in self.invocations.items()
                 },
             )
@@ -132,6 +146,7 @@ class Snapshot:
                 now.seconds - before.seconds,
                 now.gb_seconds - before.gb_seconds,
                 now.durations[len(before.durations) :],
+                now.cpu_seconds - before.cpu_seconds,
             )
         return Snapshot(
             self.calls - earlier.calls,
@@ -200,12 +215,19 @@ def install() -> Counters:
     original_invoke = LocalFunction.invoke
 
     def timed_invoke(self: LocalFunction, event: Any) -> Any:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
+        COUNTERS.mark_start(self.logical_id)
         try:
             with COUNTERS.inside(self.logical_id):
                 return original_invoke(self, event)
         finally:
-            COUNTERS.add_invocation(self.logical_id, time.perf_counter() - started, self.memory_mb, event)
+            COUNTERS.add_invocation(
+                self.logical_id,
+                time.perf_counter() - started,
+                self.memory_mb,
+                event,
+                time.thread_time() - cpu,
+            )
 
     LocalFunction.invoke = timed_invoke  # type: ignore[method-assign]
     return COUNTERS
@@ -221,6 +243,13 @@ def qbo_calls(counts: dict[str, dict[str, int]], realms: set[str] | None = None)
             continue
         total.update(endpoints)
     return total
+
+
+def posted_queries(entries: list[dict[str, Any]]) -> int:
+    """Served ``POST query`` calls in request-log ``entries``: python-quickbooks sends its queries as a
+    POST body, which Intuit meters as CorePlus (a read) while the emulator's metering, keyed on the
+    method, counts them as Core; the bench moves them to CorePlus."""
+    return sum(1 for e in entries if e.get("endpoint") == "POST query" and e.get("status") not in (401, 429))
 
 
 def counts_since(

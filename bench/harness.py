@@ -256,8 +256,11 @@ def baseline_available() -> bool:
     return BASELINE_PYTHON.exists()
 
 
-def run_baseline(stack: LocalBundle, realm_id: str, task: str, timeout: float, **job: Any) -> dict[str, Any]:
-    """Run a python-quickbooks job (``bench/baseline.py``) in its own virtualenv, with a fresh token."""
+def run_baseline(
+    stack: LocalBundle, realm_id: str, task: str, timeout: float, competent: bool = False, **job: Any
+) -> dict[str, Any]:
+    """Run a python-quickbooks job in its own virtualenv and process, with a fresh token: the naive
+    baseline (``bench/baseline.py``) or, with ``competent``, ``bench/baseline_competent.py`` (push only)."""
     if not baseline_available():
         raise BenchError(
             f"{BASELINE_PYTHON} is missing: create it with `make bench` (requirements-bench.txt)"
@@ -281,7 +284,7 @@ def run_baseline(stack: LocalBundle, realm_id: str, task: str, timeout: float, *
     # requests-oauthlib refuses http:// URLs; the emulator is plain HTTP on loopback.
     env["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     answer = subprocess.run(  # noqa: S603 - the bench virtualenv's interpreter and our module
-        [str(BASELINE_PYTHON), "-m", "bench.baseline"],
+        [str(BASELINE_PYTHON), "-m", "bench.baseline_competent" if competent else "bench.baseline"],
         input=json.dumps(full_job),
         capture_output=True,
         text=True,

@@ -38,6 +38,10 @@ class Prices:
     kms_request: float
     secrets_manager_call: float
     stepfunctions_transition: float
+    cloudwatch_logs_ingested_gb: float
+    cloudwatch_custom_metric_month: float
+    xray_trace_recorded: float
+    apigateway_http_request: float
 
     @classmethod
     def load(cls, path: Path = PRICES_FILE) -> Prices:
@@ -60,6 +64,9 @@ class Usage:
     kms_requests: int = 0
     secrets_manager_calls: int = 0
     stepfunctions_transitions: int = 0
+    log_bytes: float = 0.0  # CloudWatch Logs ingestion (function output + Lambda's own lines)
+    xray_traces: int = 0
+    apigateway_requests: int = 0
     detail: dict[str, Any] = field(default_factory=dict)
 
     def __add__(self, other: Usage) -> Usage:
@@ -93,6 +100,9 @@ def cost(usage: Usage, prices: Prices) -> dict[str, float]:
         "kms": usage.kms_requests * prices.kms_request,
         "secrets_manager": usage.secrets_manager_calls * prices.secrets_manager_call,
         "stepfunctions": usage.stepfunctions_transitions * prices.stepfunctions_transition,
+        "cloudwatch_logs": usage.log_bytes / 1e9 * prices.cloudwatch_logs_ingested_gb,
+        "xray": usage.xray_traces * prices.xray_trace_recorded,
+        "api_gateway": usage.apigateway_requests * prices.apigateway_http_request,
     }
     lines["total"] = sum(lines.values())
     return lines

@@ -6,6 +6,7 @@ connected through the real OAuth flow with the demo's actors (the Kyrios UI and 
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.counting import install
+from bench.log_volume import counting_logs
 from local.demo_steps.actors import BusListener, KyriosCore, KyriosUi, QboUser
 from local.qbo_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from local.runner import CALLBACK_PATH, LocalBundle
@@ -36,8 +38,11 @@ class BenchError(RuntimeError):
 
 
 def quiet() -> None:
-    """Function logs and EMF metrics would drown the table; keep only errors of the bench itself."""
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    """Keep the bench's own loggers to errors. The functions keep the production configuration (the
+    template's LogLevel, metrics on): their output goes to the run's function-output file, not the
+    table, and its bytes are counted (``bench/log_volume.py``). Tracing stays off locally (no X-Ray
+    daemon, and Powertools' Tracer is off outside Lambda anyway): X-Ray is priced from the count of
+    traced invocations instead."""
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     logging.basicConfig(level=logging.CRITICAL)
@@ -48,13 +53,16 @@ def quiet() -> None:
 
 @contextmanager
 def running_stack(stage: str, **options: Any) -> Iterator[LocalBundle]:
-    """A local stack just for one workload (its own stage, so tables and queues are its own)."""
+    """A local stack just for one workload (its own stage, so tables and queues are its own), in the
+    template's configuration (its default LogLevel, as every deployed stage has), its functions'
+    output counted by :data:`bench.log_volume.LOGS`."""
     install()
     options.setdefault("schedule_interval", 3600.0)  # the poller's tick fires only when a workload fires it
-    options.setdefault("parameters", {"LogLevel": "ERROR"})
     stack = LocalBundle.start(stage=f"bench{stage}{uuid.uuid4().hex[:4]}", **options)
+    importlib.import_module("kyrios_qbo.observability")  # the Powertools logger whose stream is counted
     try:
-        yield stack
+        with counting_logs():
+            yield stack
     finally:
         stack.stop()
 

@@ -36,6 +36,7 @@ from bench.harness import (
     running_stack,
     wait_for,
 )
+from bench.log_volume import LOGS, Volume
 from local.runner import LocalBundle
 
 PER_MINUTE = 500
@@ -97,12 +98,12 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _ours(stack: LocalBundle, options: Options, docs: list[Any]) -> tuple[Run, Snapshot]:
+def _ours(stack: LocalBundle, options: Options, docs: list[Any]) -> tuple[Run, Snapshot, Volume]:
     at = connect(stack, new_realm())
     numbers = {d.number for d in docs}
     control = stack.emulator.control
     control.clear_requests()
-    before = COUNTERS.snapshot()
+    before, logs_before = COUNTERS.snapshot(), LOGS.snapshot()
     cpu = _cpu_seconds()
     started = time.monotonic()
     with ResetAfterWrite(stack, at.realm_id, options.fault_rate) as faults:
@@ -114,6 +115,7 @@ def _ours(stack: LocalBundle, options: Options, docs: list[Any]) -> tuple[Run, S
         seconds = time.monotonic() - started
     cpu = _cpu_seconds() - cpu
     usage = COUNTERS.snapshot().since(before)
+    logs = LOGS.snapshot().since(logs_before)
     pushed, duplicates, missing = _outcome(stack, at.realm_id, numbers)
     answered, throttled = _traffic(stack, at.realm_id)
     dead = stack.queue_depth("PushDeadLetterQueue")
@@ -134,6 +136,7 @@ def _ours(stack: LocalBundle, options: Options, docs: list[Any]) -> tuple[Run, S
             sum(i.cpu_seconds for i in usage.invocations.values()),
         ),
         usage,
+        logs,
     )
 
 
@@ -175,8 +178,9 @@ def _baseline(stack: LocalBundle, options: Options, docs: list[Any], competent: 
     )
 
 
-def run(options: Options) -> tuple[list[Figure], Snapshot, int]:
-    """Figures, our AWS usage during the run, and how many documents it pushed (for the cost figure)."""
+def run(options: Options) -> tuple[list[Figure], Snapshot, int, Volume]:
+    """Figures, our AWS usage during the run, how many documents it pushed and what our functions
+    wrote to their logs (for the cost figure)."""
     docs = documents(options.invoices, customers=20, products=5, tag="tp")
     # SQS redelivers a failed message after its visibility timeout (720 s in the template) scaled down.
     sqs_scale = options.redelivery_seconds / 720
@@ -187,10 +191,10 @@ def run(options: Options) -> tuple[list[Figure], Snapshot, int]:
         sqs_time_scale=sqs_scale,
         sqs_concurrency=options.workers,
     ) as stack:
-        ours, usage = _ours(stack, options, docs)
+        ours, usage, logs = _ours(stack, options, docs)
         naive = _baseline(stack, options, docs, competent=False)
         good = _baseline(stack, options, docs, competent=True)
-    return _figures(options, ours, good, naive), usage, ours.pushed
+    return _figures(options, ours, good, naive), usage, ours.pushed, logs
 
 
 def _limit_minutes(run: Run, n: int) -> float:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.container_model import ContainerModel
 from bench.costs import Prices, Usage, cost, per_documents, request_units, usage_from_calls
 from bench.handlers import sum_top_level_imports
+from bench.log_volume import metric_names
 
 
 def test_prices_file_states_date_and_caveat_and_loads() -> None:
@@ -91,3 +93,50 @@ def test_import_time_sums_only_top_level_cumulative_times() -> None:
         ]
     )
     assert sum_top_level_imports(output) == 4300
+
+
+def test_every_price_has_a_source_url_and_a_date() -> None:
+    raw = json.loads((Path(__file__).resolve().parents[2] / "bench" / "prices.json").read_text())
+    assert set(raw["sources"]) == set(raw["usd_per_unit"])
+    for name, source in raw["sources"].items():
+        assert source["url"].startswith("https://aws.amazon.com/"), name
+        assert len(source["as_of"]) >= 7, name  # YYYY-MM at least
+
+
+def test_production_lines_logs_traces_and_api_requests() -> None:
+    prices = Prices.load()
+    lines = cost(Usage(log_bytes=2e9, xray_traces=1_000_000, apigateway_requests=1_000_000), prices)
+    assert lines["cloudwatch_logs"] == pytest.approx(1.00)  # $0.50 per GB ingested
+    assert lines["xray"] == pytest.approx(5.00)
+    assert lines["api_gateway"] == pytest.approx(1.00)
+    assert lines["total"] == pytest.approx(7.00)
+
+
+def test_container_model_counts_cold_starts_secret_reads_and_decrypts_per_container() -> None:
+    model = ContainerModel(
+        hours=1, companies=1, warm_containers=2, container_minutes=60, token_minutes=60, kms_per_refresh=3
+    )
+    assert model.cold_starts() == 2
+    assert model.secrets_manager_calls() == 2 * 12 + 2  # every 300 s while warm, once per cold start
+    # one invoice reaches one container; many reach both: 1 refresh (3 calls) + distinct containers
+    assert model.kms_requests(1) == pytest.approx(3 + 1)
+    assert model.kms_requests(1000) == pytest.approx(3 + 2)
+    more_companies = ContainerModel(hours=1, companies=10, warm_containers=2, container_minutes=60)
+    assert more_companies.kms_requests(1000) > model.kms_requests(1000)
+
+
+def test_emf_documents_name_their_metrics() -> None:
+    document = json.dumps(
+        {
+            "_aws": {
+                "Timestamp": 0,
+                "CloudWatchMetrics": [
+                    {"Namespace": "Ns", "Dimensions": [["service"]], "Metrics": [{"Name": "QboCalls"}]}
+                ],
+            },
+            "service": "s",
+            "QboCalls": [1.0],
+        }
+    )
+    assert metric_names(document) == {"Ns/QboCalls[service]"}
+    assert metric_names('{"message": "not EMF"}') == set()

@@ -1,12 +1,16 @@
-"""Contact latency QBO → Kyrios: a QuickBooks user creates a customer; how long until ``contact.created``
-is read off the Kyrios bus. Two paths, each on its own stack:
+"""Contact latency QBO → Kyrios over the webhook path, split into what is Intuit's and what is ours.
 
-- webhook: the emulator sends Intuit's signed webhook to the front door; the schedule is idle.
-- schedule only: webhooks off; the template's ``rate(5 minutes)`` schedule compressed by
-  ``time_scale`` (it fires every 300/time_scale s and the emulator clock runs time_scale× faster),
-  so a measured latency × time_scale is the production-equivalent one.
+A QuickBooks user creates a customer in the emulator; the emulator sends Intuit's signed webhook to
+the front door; ``contact.created`` is read off the Kyrios bus. Two parts per sample:
 
-Both are compared with the 5 minutes promised today.
+- *Intuit's delivery (modelled)*: from the customer's creation to the webhook function's start. The
+  emulator models it (``webhook_batch_window_seconds``, 0.5 s by default, plus its delivery thread);
+  real Intuit deliveries take what Intuit takes, which this bench does not measure.
+- *ours (measured)*: from the webhook function's start (timed by the bench's invocation hook) to the
+  event on the bus: webhook → poll queue → poller (CDC) → EventBridge → the bench's listener queue.
+
+The five minutes Kyrios promises is the goal, not a baseline. Without webhooks a company is picked up
+by the safety sweep within ``SafetySweepInterval`` (configuration, not a measurement: not quoted here).
 """
 
 from __future__ import annotations
@@ -16,22 +20,22 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from bench.counting import COUNTERS
 from bench.figures import Figure
 from bench.harness import BenchError, bus_listener, connect, new_realm, running_stack
 from local.demo_steps.actors import QboUser
 from local.runner import LocalBundle
 
 PROMISE_SECONDS = 300.0
-SCHEDULE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
 class Options:
     samples: int = 3
-    time_scale: float = 60.0
 
 
-def _latencies(stack: LocalBundle, samples: int, timeout: float) -> list[float]:
+def _latencies(stack: LocalBundle, samples: int, timeout: float) -> list[tuple[float, float]]:
+    """(Intuit's delivery as the emulator models it, ours) in seconds, per sample."""
     at = connect(stack, new_realm())
     user = QboUser(stack.emulator.control, at.realm_id)
     listener = bus_listener(stack)
@@ -49,7 +53,10 @@ def _latencies(stack: LocalBundle, samples: int, timeout: float) -> list[float]:
             )
             if detail is None:
                 raise BenchError(f"no contact.created for customer {customer['Id']} within {timeout:.0f} s")
-            out.append(arrived - started)
+            webhook_started = COUNTERS.first_start_after("WebhookFunction", started)
+            if webhook_started is None or webhook_started > arrived:
+                raise BenchError(f"contact.created for {customer['Id']} did not come through the webhook")
+            out.append((webhook_started - started, arrived - webhook_started))
             time.sleep(0.37 * (n + 1) % 1.3)  # vary where in the schedule period the next customer lands
     finally:
         listener.close()
@@ -58,30 +65,29 @@ def _latencies(stack: LocalBundle, samples: int, timeout: float) -> list[float]:
 
 def run(options: Options) -> list[Figure]:
     with running_stack("whk", time_scale=1.0) as stack:
-        webhook = _latencies(stack, options.samples, timeout=30)
-    interval = SCHEDULE_SECONDS / options.time_scale
-    with running_stack("sch", time_scale=options.time_scale, schedule_interval=interval) as stack:
-        stack.emulator.control.webhook_switches(enabled=False)
-        schedule_real = _latencies(stack, options.samples, timeout=interval * 3 + 30)
-    schedule = [s * options.time_scale for s in schedule_real]
+        window = stack.emulator.control.config().get("webhook_batch_window_seconds")
+        samples = _latencies(stack, options.samples, timeout=30)
+    delivery = [d for d, _o in samples]
+    ours = [o for _d, o in samples]
+    details = {"samples": [{"intuit_delivery_modelled_s": d, "ours_measured_s": o} for d, o in samples]}
     return [
         Figure(
             "contacts",
-            "QBO customer → contact.created, webhook path (median)",
+            f"QBO customer → contact.created: Intuit's delivery (modelled, {window} s window), median",
             "s",
-            statistics.median(webhook),
-            PROMISE_SECONDS,
-            goal=PROMISE_SECONDS,
-            notes=f"baseline column = the 5 minutes promised today; samples {[round(s, 2) for s in webhook]}",
+            statistics.median(delivery),
+            notes="the emulator's model of Intuit's webhook batching, not a measurement of Intuit; "
+            f"samples {[round(d, 2) for d in delivery]}",
+            details=details,
         ),
         Figure(
             "contacts",
-            "QBO customer → contact.created, schedule only (median)",
+            "QBO customer → contact.created: ours (measured), median",
             "s",
-            statistics.median(schedule),
-            PROMISE_SECONDS,
+            statistics.median(ours),
             goal=PROMISE_SECONDS,
-            notes=f"measured × time_scale {options.time_scale:g} (schedule every {interval:.0f} s real); "
-            f"samples {[round(s) for s in schedule]}",
+            notes="webhook function start → event on the bus; goal = the 5 minutes promised; "
+            f"samples {[round(o, 2) for o in ours]}",
+            details=details,
         ),
     ]

@@ -6,8 +6,11 @@
 - Cold import: ``python -X importtime -c "import app"`` in a fresh process with the function folder
   and the layer on the path, top-level cumulative times summed; against ``import boto3`` measured the
   same way in the same run (median of 3 after a warm-up that fills the bytecode cache).
-- Peak RSS: a fresh process per function (``bench.rss_probe``) replays the real events the function
-  received in a short scenario (connect, push, webhook, tick, import) against the same local stack.
+- Peak RSS: a fresh process per function (``bench.rss_probe``) runs real events against the same
+  local stack after a short scenario (connect, push, webhook, tick, import of ``RSS_IMPORT_INVOICES``).
+  Events that would short-circuit on replay are replaced by real work: the pusher gets new documents
+  (new event ids, in the SQS records Lambda would get), the import step gets the first page of a new
+  import job over the same 1,000 invoices (a page of 1,000). The others replay what they received.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -26,10 +30,12 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from bench import imports
 from bench.counting import COUNTERS
 from bench.figures import Figure, percentile
 from bench.harness import (
     REPO,
+    Connected,
     bus_listener,
     connect,
     documents,
@@ -45,6 +51,8 @@ from local.runner import WEBHOOK_PATH, LocalBundle
 from local.template import functions
 
 LAYER_DIR = REPO / "layers" / "shared"
+RSS_IMPORT_INVOICES = 1000
+RSS_PUSHES = 10
 LAMBDA_MEMORY_MB = 128
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 
@@ -127,9 +135,18 @@ def _median_import(statement: str, code_dir: str | None, repeats: int) -> float:
 
 
 # ---------------------------------------------------------------------------- peak memory
-def _scenario(stack: LocalBundle) -> None:
-    """Give every function real events to replay: connect, push, a webhook, a tick, an import."""
+def _scenario(stack: LocalBundle) -> Connected:
+    """Give every function real events: connect, push, a webhook, a tick, an import of 1,000 invoices."""
     at = connect(stack, new_realm())
+    today = date.today()
+    imports.seed(
+        stack,
+        at.realm_id,
+        imports.Options(invoices=RSS_IMPORT_INVOICES, customers=50),
+        today - timedelta(days=29),
+        today - timedelta(days=1),
+        bill_email=True,
+    )
     publish_all(stack, at.account_id, documents(10, tag="rss"))
     stack.wait_idle(timeout=60)
     listener = bus_listener(stack)
@@ -141,7 +158,6 @@ def _scenario(stack: LocalBundle) -> None:
     stack.schedule("ContactPollerFunction").fire()
     stack.wait_idle(timeout=60)
     ui = KyriosUi(stack.api_url, stack.dev_token(at.account_id))
-    today = date.today()
     answer = ui.call(
         "POST",
         "/integrations/quickbooks/imports",
@@ -153,14 +169,52 @@ def _scenario(stack: LocalBundle) -> None:
     )
     job = answer.json().get("id")
     wait_for(
-        lambda: ui.call("GET", f"/integrations/quickbooks/imports/{job}").json().get("state") != "running", 60
+        lambda: ui.call("GET", f"/integrations/quickbooks/imports/{job}").json().get("state") != "running",
+        120,
     )
     ui.status()
+    return at
 
 
-def _peak_rss(stack: LocalBundle, function_id: str) -> dict[str, Any]:
+def _pushes(at: Connected, template: dict[str, Any]) -> list[dict[str, Any]]:
+    """SQS events (the shape Lambda gets, from one the pusher received) carrying new documents."""
+    records = []
+    for doc in documents(RSS_PUSHES, tag=f"rp{uuid.uuid4().hex[:4]}"):
+        record = dict(template["Records"][0])
+        envelope = json.loads(record["body"])
+        detail_type, detail = doc.kyrios_event(at.account_id)
+        envelope.update({"id": str(uuid.uuid4()), "detail-type": detail_type, "detail": detail})
+        record.update({"messageId": str(uuid.uuid4()), "body": json.dumps(envelope)})
+        records.append(record)
+    return [{**template, "Records": records[n : n + 10]} for n in range(0, len(records), 10)]
+
+
+def _import_page(at: Connected, recorded: list[Any]) -> list[dict[str, Any]]:
+    """The first page of a new import job (the same date range: a page of 1,000 invoices)."""
+    from kyrios_qbo import store  # the layer, on the path once the stack runs
+
+    page = next(e for e in recorded if isinstance(e, dict) and e.get("step") == "page")
+    params = (store.get_import(at.account_id, page["cursor"]["job_id"]) or _missing(page)).params
+    job = store.create_import(at.account_id, params)
+    return [{"step": "page", "cursor": {"account_id": at.account_id, "job_id": job.job_id}}]
+
+
+def _missing(event: dict[str, Any]) -> Any:
+    raise RuntimeError(f"the import job of {event} is gone")
+
+
+def _real_events(function_id: str, at: Connected) -> list[Any]:
+    recorded = [e for e in COUNTERS.recent_events.get(function_id, []) if e is not None]
+    if function_id == "PusherFunction" and recorded:
+        return _pushes(at, recorded[-1])
+    if function_id == "ImportStepsFunction":
+        return _import_page(at, recorded)
+    return recorded
+
+
+def _peak_rss(stack: LocalBundle, function_id: str, at: Connected) -> dict[str, Any]:
     function = stack.functions[function_id]
-    events = [e for e in COUNTERS.recent_events.get(function_id, []) if e is not None]
+    events = _real_events(function_id, at)
     job = {
         "code_dir": str(function.code_dir),
         "layer_dir": str(LAYER_DIR),
@@ -183,8 +237,10 @@ def _peak_rss(stack: LocalBundle, function_id: str) -> dict[str, Any]:
 def run(options: Options) -> list[Figure]:
     figures: list[Figure] = []
     with running_stack("hdl", time_scale=1.0) as stack:
-        _scenario(stack)
-        rss = {function_id: _peak_rss(stack, function_id) for function_id in sorted(stack.functions)}
+        scenario = _scenario(stack)
+        rss = {
+            function_id: _peak_rss(stack, function_id, scenario) for function_id in sorted(stack.functions)
+        }
         at = connect(stack, new_realm())
         cold, warm = _webhook_latency(stack, at.realm_id, options.webhook_calls)
         boto3_seconds = _median_import("import boto3", None, options.import_repeats)
@@ -223,7 +279,18 @@ def run(options: Options) -> list[Figure]:
                 "MB",
                 probe["max_rss_mb"],
                 goal=LAMBDA_MEMORY_MB,
-                notes=f"{probe['invocations']} real events replayed ({probe['errors']} refused); "
+                notes=f"{probe['invocations']} real events ({probe['errors']} refused)"
+                + (
+                    f"; {RSS_PUSHES} new documents pushed ({probe.get('failed_records', 0)} records failed)"
+                    if function_id == "PusherFunction"
+                    else ""
+                )
+                + (
+                    f"; the first page of a new import: {probe.get('processed', 0):,} invoices"
+                    if function_id == "ImportStepsFunction"
+                    else ""
+                )
+                + "; "
                 f"template gives it {template_memory.get(function_id)} MB",
             )
         )

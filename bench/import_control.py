@@ -29,7 +29,8 @@ from bench.counting import counts_since
 from bench.figures import Figure
 from bench.harness import BenchError, connect, new_realm, running_stack, wait_for
 from bench.imports import Options as SeedOptions
-from bench.imports import _query_calls, _seed
+from bench.imports import _query_calls
+from bench.imports import seed as seed_invoices
 from local.demo_steps.actors import KyriosUi
 from local.runner import LocalBundle
 
@@ -94,7 +95,7 @@ def _state(ui: KyriosUi, job_id: str) -> dict[str, Any]:
 def _queries(stack: LocalBundle, options: Options, bill_email: bool, first: date, last: date) -> int:
     at = connect(stack, new_realm())
     seed = SeedOptions(options.invoices, options.customers)
-    _seed(stack, at.realm_id, seed, first, last, bill_email=bill_email)
+    seed_invoices(stack, at.realm_id, seed, first, last, bill_email=bill_email)
     control = stack.emulator.control
     ui = KyriosUi(stack.api_url, stack.dev_token(at.account_id))
     before = control.request_counts()
@@ -113,7 +114,9 @@ def _queries(stack: LocalBundle, options: Options, bill_email: bool, first: date
 
 def _cancel(stack: LocalBundle, options: Options, first: date, last: date) -> dict[str, Any]:
     at = connect(stack, new_realm())
-    _seed(stack, at.realm_id, SeedOptions(options.invoices, options.customers), first, last, bill_email=True)
+    seed_invoices(
+        stack, at.realm_id, SeedOptions(options.invoices, options.customers), first, last, bill_email=True
+    )
     ui = KyriosUi(stack.api_url, stack.dev_token(at.account_id))
     bus = _BusLog(stack, at.account_id)
     try:

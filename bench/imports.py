@@ -28,7 +28,7 @@ class Options:
     customers: int = 200
 
 
-def _seed(
+def seed(
     stack: LocalBundle, realm_id: str, options: Options, first: date, last: date, *, bill_email: bool = False
 ) -> None:
     """``options.invoices`` invoices over ``options.customers`` customers (all with an email);
@@ -139,7 +139,7 @@ def run(options: Options) -> tuple[list[Figure], Snapshot, int, int]:
     first = last.replace(month=1, day=1)
     with running_stack("imp", time_scale=1.0, rate_limits=True) as stack:
         at = connect(stack, new_realm())
-        _seed(stack, at.realm_id, options, first, last)
+        seed(stack, at.realm_id, options, first, last)
         before = COUNTERS.snapshot()
         ours = _ours(stack, at.account_id, at.realm_id, first, last)
         usage = COUNTERS.snapshot().since(before)

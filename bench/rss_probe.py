@@ -36,14 +36,28 @@ def main() -> int:
     import app  # type: ignore[import-not-found]  # the function's handler module
 
     errors = 0
+    failed_records = 0
+    processed = 0
     for event in job["events"]:
         try:
             name = job.get("function_name", "probe")
-            app.lambda_handler(event, lambda_context(name, timeout_seconds=120.0, memory_limit_in_mb=128))
+            answer = app.lambda_handler(
+                event, lambda_context(name, timeout_seconds=120.0, memory_limit_in_mb=128)
+            )
         except Exception:  # a replayed event may be refused (e.g. a used OAuth code); memory still counts
             errors += 1
+            continue
+        if isinstance(answer, dict):  # what the work did: SQS partial failures, an import page's count
+            failed_records += len(answer.get("batchItemFailures") or [])
+            processed += int(answer.get("processed") or 0)
     peak_kb = peak_rss_kb()
-    summary = {"max_rss_mb": peak_kb / 1024, "invocations": len(job["events"]), "errors": errors}
+    summary = {
+        "max_rss_mb": peak_kb / 1024,
+        "invocations": len(job["events"]),
+        "errors": errors,
+        "failed_records": failed_records,
+        "processed": processed,
+    }
     print("\n" + json.dumps(summary), file=sys.__stdout__ or sys.stdout)
     return 0
 

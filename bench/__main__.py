@@ -12,6 +12,8 @@ import contextlib
 import json
 import os
 import platform
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,9 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.container_model import ContainerModel
 from bench.figures import Figure, render_table
 
 RESULTS = Path(__file__).with_name("results.json")
+CONTAINER_MODEL = ContainerModel()
 WORKLOADS = ("push-calls", "throughput", "import", "import-control", "contacts", "handlers", "poller")
 WITHOUT_BASELINE = frozenset({"import-control"})
 
@@ -39,8 +43,45 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--companies", type=int, help="idle companies in the poller workload")
     parser.add_argument("--verbose", action="store_true", help="let function logs through")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, help=f"where to write the results (default {RESULTS.name})")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write bench/results/<date>-<machine>.json, to commit and quote (python -m bench.readme_table)",
+    )
+    parser.add_argument("--machine", default=platform.node() or "unknown", help="machine name in the results")
+    parser.add_argument(
+        "--note", default="", help="a remark stored in the results (e.g. the machine was shared)"
+    )
     return parser.parse_args(argv)
+
+
+def _commit() -> dict[str, Any]:
+    """The code measured: HEAD and whether the working tree had changes."""
+
+    def git(*args: str) -> str:
+        answer = subprocess.run(  # noqa: S603 - git with fixed arguments
+            ["git", *args],  # noqa: S607
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return answer.stdout.strip()
+
+    return {
+        "sha": git("rev-parse", "HEAD") or "unknown",
+        "dirty": bool(git("status", "--porcelain", "--", ".")),
+    }
+
+
+def _output(args: argparse.Namespace) -> Path:
+    if args.output:
+        return Path(args.output)
+    if args.record:
+        machine = re.sub(r"[^A-Za-z0-9_.-]+", "-", args.machine)
+        return RESULTS.parent / "results" / f"{datetime.now(UTC).date().isoformat()}-{machine}.json"
+    return RESULTS
 
 
 def _workloads(args: argparse.Namespace) -> dict[str, Callable[[], list[Figure]]]:
@@ -55,6 +96,7 @@ def _workloads(args: argparse.Namespace) -> dict[str, Callable[[], list[Figure]]
         throughput,
     )
     from bench.costs import Prices, cost
+    from bench.log_volume import LOGS
 
     quick = args.quick
     prices = Prices.load()
@@ -64,14 +106,18 @@ def _workloads(args: argparse.Namespace) -> dict[str, Callable[[], list[Figure]]
 
     def run_throughput() -> list[Figure]:
         invoices = args.invoices or (50 if quick else 200)
-        figures, usage, pushed = throughput.run(throughput.Options(invoices=invoices))
-        usage_total = aws_cost.usage_of(usage, kyrios_events_in=invoices)
+        figures, usage, pushed, logs = throughput.run(throughput.Options(invoices=invoices))
+        usage_total = aws_cost.usage_of(
+            usage, kyrios_events_in=invoices, logs=logs, model=CONTAINER_MODEL, documents=pushed
+        )
         return [*figures, aws_cost.figure("push (invoices)", usage_total, max(1, pushed), prices)]
 
     def run_import() -> list[Figure]:
         invoices = args.import_invoices or (2_000 if quick else 10_000)
+        logs_before = LOGS.snapshot()
         figures, usage, published, transitions = imports.run(imports.Options(invoices=invoices))
-        usage_total = aws_cost.usage_of(usage, transitions=transitions)
+        logs = LOGS.snapshot().since(logs_before)
+        usage_total = aws_cost.usage_of(usage, transitions=transitions, logs=logs)
         return [*figures, aws_cost.figure("import", usage_total, max(1, published), prices)]
 
     def run_import_control() -> list[Figure]:
@@ -126,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if not baseline_available() and set(chosen) - WITHOUT_BASELINE:
         print("bench: .venv-bench is missing (python-quickbooks baseline); run `make bench`", file=sys.stderr)
         return 2
+    commit = _commit()  # before the run: the code that is measured
     figures: list[Figure] = []
     failures: dict[str, str] = {}
     timings: dict[str, float] = {}
@@ -152,20 +199,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{name} could not be measured: {reason}")
     results: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
         "machine": {
+            "name": args.machine,
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
         },
-        "mode": "quick" if args.quick else "default",
+        "note": args.note,
+        "settings": {
+            "argv": list(sys.argv[1:] if argv is None else argv),
+            "mode": "quick" if args.quick else "default",
+            "workloads": chosen,
+            "container_model": CONTAINER_MODEL.as_dict(),
+            "function_configuration": "template defaults: LogLevel INFO, Powertools metrics on; "
+            "tracing priced per invocation (no X-Ray daemon locally)",
+        },
         "seconds": round(time.monotonic() - started, 1),
         "workload_seconds": {k: round(v, 1) for k, v in timings.items()},
         "figures": [f.as_dict() for f in figures],
         "failures": failures,
         "function_output": log_path,
     }
-    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"\nwrote {args.output} in {results['seconds']:.0f} s (function output: {log_path})")
+    output = _output(args)
+    output.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {output} in {results['seconds']:.0f} s (function output: {log_path})")
     return 1 if failures else 0
 
 

@@ -69,9 +69,11 @@ def _commit() -> dict[str, Any]:
         )
         return answer.stdout.strip()
 
+    # documentation, tests and results do not change what is measured
+    changed = git("status", "--porcelain", "--", ".", ":!*.md", ":!tests", ":!bench/results")
     return {
         "sha": git("rev-parse", "HEAD") or "unknown",
-        "dirty": bool(git("status", "--porcelain", "--", ".")),
+        "dirty": bool(changed),
     }
 
 

@@ -193,7 +193,13 @@ def _import_page(at: Connected, recorded: list[Any]) -> list[dict[str, Any]]:
     """The first page of a new import job (the same date range: a page of 1,000 invoices)."""
     from kyrios_qbo import store  # the layer, on the path once the stack runs
 
-    page = next(e for e in recorded if isinstance(e, dict) and e.get("step") == "page")
+    page = next(  # the scenario's import (events of earlier workloads' stacks may be recorded too)
+        e
+        for e in reversed(recorded)
+        if isinstance(e, dict)
+        and e.get("step") == "page"
+        and (e.get("cursor") or {}).get("account_id") == at.account_id
+    )
     params = (store.get_import(at.account_id, page["cursor"]["job_id"]) or _missing(page)).params
     job = store.create_import(at.account_id, params)
     return [{"step": "page", "cursor": {"account_id": at.account_id, "job_id": job.job_id}}]

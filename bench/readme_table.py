@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ def render(results: dict[str, Any], source: str) -> str:
         + (" (with uncommitted changes)" if commit.get("dirty") else "")
         + f", measured {results.get('measured_at', '?')} on `{machine.get('name', '?')}` "
         f"({machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')}), "
-        f"`python -m bench {' '.join(results.get('settings', {}).get('argv', []))}`"
+        f"`python -m bench {shlex.join(results.get('settings', {}).get('argv', []))}`"
         + (f". {results['note']}" if results.get("note") else "")
         + ". Baseline = the competent python-quickbooks one; the naive one is in the notes.",
         "",

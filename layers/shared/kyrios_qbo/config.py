@@ -61,6 +61,14 @@ class Settings(BaseModel):
     """How far the sweep may stretch the interval to stay within the budget (SafetySweepMaxInterval)."""
     coreplus_monthly_budget: int = Field(default=500_000, ge=1)
     """CorePlus calls the app may make in a calendar month (CorePlusMonthlyBudget; Builder tier: 500,000)."""
+    webhook_silence_minutes: float = Field(default=360.0, gt=0)
+    """No verified webhook for this long while companies are connected = the stream is silent
+    (WebhookSilenceWindow): the sweep tightens to silent_sweep_interval_minutes."""
+    silent_sweep_interval_minutes: int = Field(default=60, ge=5)
+    """The sweep interval while webhooks are silent, stretched by the budget (SilentSweepInterval)."""
+    reconnect_warning_days: float = Field(default=14.0, gt=0)
+    """A company whose refresh token (rolling or 5-year) ends within this many days needs to be
+    reconnected soon (ReconnectWarningDays)."""
     source_name: str = "kyrios.quickbooks"
     """EventBridge ``Source`` of the events this bundle publishes."""
     rounding_item_name: str = Field(default="Rounding adjustment", min_length=1, max_length=100)

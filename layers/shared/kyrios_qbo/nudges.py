@@ -1,6 +1,6 @@
 """Poll nudges: the messages on the FIFO poll queue that make the contact poller look at one company.
 
-Both the webhook receiver and the schedule's fan-out send them. Each message names a company:
+Both the webhook receiver and the safety sweep send them. Each message names a company:
 
 * ``MessageGroupId`` = the realm: SQS hands a group's messages out one at a time, so one company
   is never polled by two pollers at once through the queue (the store lease covers everything else);
@@ -26,7 +26,6 @@ from kyrios_qbo.config import get_settings
 
 DEDUP_WINDOW_SECONDS = 10
 SEND_BATCH_SIZE = 10  # SQS SendMessageBatch limit
-FAN_OUT_PAGE_SIZE = 100
 MESSAGE_VERSION = 1
 
 NudgeReason = Literal["webhook", "schedule", "manual"]
@@ -148,21 +147,3 @@ def nudge(account_id: str, realm_id: str, reason: NudgeReason, *, now: float | N
         reason=reason,
         requested_at=time.time() if now is None else now,
     )
-
-
-def fan_out_connected(
-    *, page_size: int = FAN_OUT_PAGE_SIZE, now: float | None = None, reason: NudgeReason = "schedule"
-) -> int:
-    """One nudge per connected company, a page of the connected-accounts index at a time: what the
-    webhook does after a signed delivery it could not read (``reason="webhook"``). The schedule does
-    not: it sweeps only the companies that are due (:mod:`kyrios_qbo.sweep`)."""
-    from kyrios_qbo.store import connections  # a readable webhook never needs the listing
-
-    at = time.time() if now is None else now
-    sent, cursor = 0, None
-    while True:
-        page = connections.list_connected_accounts(limit=page_size, cursor=cursor)
-        sent += send_nudges(nudge(a.account_id, a.realm_id, reason, now=at) for a in page.items)
-        cursor = page.cursor
-        if cursor is None:
-            return sent

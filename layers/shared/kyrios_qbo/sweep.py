@@ -18,6 +18,19 @@ one CDC per interval. The tick (:func:`run_tick`):
 3. near its deadline, stops, and puts a *continuation* on the poll queue (its own message group):
    the poller runs the tick again at once instead of waiting for the schedule.
 
+Two signals move the tick's cutoff (``store.sweep_signals``), both in constant time for whoever
+raises them:
+
+* **sweep everyone** (:func:`sweep_everyone`): a signed webhook we cannot read that names no company
+  stores "every company due by now + interval is due now" (= not polled since) and puts one
+  continuation on the queue; the tick does the paging, a page at a time, continuing as above;
+* **silent webhooks**: when no verified delivery arrived for ``WebhookSilenceWindow`` while companies
+  are connected (our endpoint down, Intuit stalled), the tick sweeps every company not polled for
+  ``SilentSweepInterval`` (stretched by the same budget rule, never looser than the normal plan):
+  the cutoff moves forward by the difference, so due times stay in normal-interval terms and a
+  company polled meanwhile is never nudged twice. A delivery ends it. Metric ``WebhooksSilent`` and
+  one log line per change of state say so.
+
 The tick never calls QuickBooks; nudged companies are polled one FIFO message group each.
 """
 
@@ -36,6 +49,7 @@ from kyrios_qbo import metering, nudges
 from kyrios_qbo.config import get_settings
 from kyrios_qbo.observability import logger, metrics
 from kyrios_qbo.store import sweep as store
+from kyrios_qbo.store import sweep_signals as signals_store
 from kyrios_qbo.store.errors import LeaseHeld
 
 PAGE_SIZE = 100
@@ -51,6 +65,8 @@ pushes and imports (the 80 % alarm watches the whole)."""
 PLAN_CACHE_SECONDS = 300.0
 CONTINUATION_KIND = "sweep-continuation"
 CONTINUATION_GROUP = "sweep"
+NOTE_WEBHOOK_SECONDS = 60.0
+"""A container records a verified delivery at most this often (silence is measured in hours)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,8 @@ def plan_interval(
 
 
 def refresh_plan(now: float) -> tuple[IntervalPlan, int, int]:
-    """Plan the interval for this tick and store it for the pollers; (plan, companies, used)."""
+    """Plan the interval for this tick and store it for the pollers; (plan, companies, used).
+    The stored interval is always the normal one (silence only moves the tick's cutoff)."""
     settings = get_settings()
     stored = store.get_plan()
     if stored is None or now - stored.companies_counted_at > COUNT_REFRESH_SECONDS:
@@ -114,6 +131,76 @@ def refresh_plan(now: float) -> tuple[IntervalPlan, int, int]:
                    "max_minutes": settings.safety_sweep_max_interval_minutes},
         )
     return plan, companies, used
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    due_by: float
+    """The tick nudges every company due by this time (epoch seconds, due-time terms)."""
+    silent: bool
+    effective_interval_seconds: float
+
+
+def plan_cutoff(now: float, plan: IntervalPlan, companies: int, used: int) -> Cutoff:
+    """Where this tick's due cutoff lies: now, moved forward while webhooks are silent and up to a
+    stored "sweep everyone" (module docstring)."""
+    settings = get_settings()
+    signals = signals_store.read()
+    if signals.watch_started_at is None:
+        signals_store.start_watch(now)
+    heard = max(signals.last_webhook_at or 0.0, signals.watch_started_at or now)
+    silence = now - heard
+    silent = companies > 0 and silence > settings.webhook_silence_minutes * 60.0
+    interval = plan.interval_seconds
+    if silent:
+        tight = plan_interval(
+            companies=companies,
+            used=used,
+            budget=settings.coreplus_monthly_budget,
+            now=now,
+            base_seconds=min(settings.silent_sweep_interval_minutes * 60.0, plan.interval_seconds),
+            max_seconds=plan.interval_seconds,
+        )
+        interval = min(tight.interval_seconds, plan.interval_seconds)
+    if silent != signals.silent:
+        signals_store.set_silent(silent)
+        details = {"silent_minutes": round(silence / 60.0, 1), "companies": companies,
+                   "interval_minutes": round(interval / 60.0, 1)}
+        if silent:
+            logger.warning("webhook stream silent: sweep tightened", extra=details)
+        else:
+            logger.info("webhooks resumed: sweep relaxed", extra=details)
+    _gauge("WebhooksSilent", 1.0 if silent else 0.0, "Count")
+    _gauge("SweepEffectiveIntervalMinutes", interval / 60.0, "Count")
+    due_by = max(now + (plan.interval_seconds - interval), signals.advance_until or 0.0)
+    return Cutoff(due_by, silent, interval)
+
+
+def sweep_everyone(*, now: float | None = None) -> float:
+    """Make every company not polled since now due at once, and run the tick: one write and one
+    message whatever the number of companies. Returns the due-time cutoff stored."""
+    at = time.time() if now is None else now
+    until = at + current_interval(at)
+    signals_store.advance(until)
+    send_continuation(at)
+    return until
+
+
+_last_noted = 0.0
+
+
+def note_webhook(*, now: float | None = None) -> None:
+    """A verified webhook delivery arrived (what ends a silence). Written at most once a
+    :data:`NOTE_WEBHOOK_SECONDS` per container; never fails the webhook."""
+    global _last_noted
+    at = time.time() if now is None else now
+    if at - _last_noted < NOTE_WEBHOOK_SECONDS:
+        return
+    try:
+        signals_store.note_webhook(at)
+        _last_noted = at
+    except Exception as exc:
+        logger.warning("could not record the webhook delivery", extra={"error": str(exc)})
 
 
 _cached_interval: tuple[float, float] | None = None  # (interval seconds, read at)
@@ -150,6 +237,9 @@ class TickResult:
     """How long past its due time the most overdue company nudged by this tick was."""
     interval_seconds: float = 0.0
     shortfall: bool = False
+    webhooks_silent: bool = False
+    effective_interval_seconds: float = 0.0
+    """The interval this tick swept by (shorter than ``interval_seconds`` while webhooks are silent)."""
     slowest_page_ms: float = 0.0
     """The slowest page (query + sends) so far: a tick stops while two more would still fit."""
 
@@ -162,6 +252,8 @@ class TickResult:
             "max_lag_seconds": round(self.max_lag_seconds, 1),
             "interval_minutes": round(self.interval_seconds / 60.0, 1),
             "shortfall": self.shortfall,
+            "webhooks_silent": self.webhooks_silent,
+            "effective_interval_minutes": round(self.effective_interval_seconds / 60.0, 1),
         }
 
 
@@ -176,8 +268,14 @@ def run_tick(
     """One tick of the sweep (see the module docstring)."""
     at = time.time() if now is None else now
     owner = owner or f"sweep-{uuid.uuid4().hex}"
-    plan, _companies, _used = refresh_plan(at)
-    result = TickResult(interval_seconds=plan.interval_seconds, shortfall=plan.shortfall)
+    plan, companies, used = refresh_plan(at)
+    cutoff = plan_cutoff(at, plan, companies, used)
+    result = TickResult(
+        interval_seconds=plan.interval_seconds,
+        shortfall=plan.shortfall,
+        webhooks_silent=cutoff.silent,
+        effective_interval_seconds=cutoff.effective_interval_seconds,
+    )
 
     def out_of_time() -> bool:
         if remaining_ms is None:
@@ -199,7 +297,7 @@ def run_tick(
             mark, lap = None, at
         progress = _ShardProgress(mark)
         try:
-            caught_up = _sweep_shard(shard, at, progress, page_size, out_of_time, result)
+            caught_up = _sweep_shard(shard, at, cutoff.due_by, progress, page_size, out_of_time, result)
         finally:
             # Even after a failure: what was nudged stays nudged, the next tick continues after it.
             store.save_shard(store.ShardState(shard, progress.mark, lap, caught_up), owner)
@@ -221,18 +319,19 @@ class _ShardProgress:
 def _sweep_shard(
     shard: int,
     now: float,
+    due_by: float,
     progress: _ShardProgress,
     page_size: int,
     out_of_time: Callable[[], bool],
     result: TickResult,
 ) -> bool:
-    """Nudge the shard's due companies after ``progress.mark``; True when it caught up."""
+    """Nudge the shard's companies due by ``due_by`` after ``progress.mark``; True when it caught up."""
     more = True
     while more:
         if out_of_time():
             return False
         began = time.monotonic()
-        page, more = store.due_page(shard, now, progress.mark, page_size)
+        page, more = store.due_page(shard, due_by, progress.mark, page_size)
         result.pages += 1
         if page:
             nudges.send_nudges(nudges.nudge(c.account_id, c.realm_id, "schedule", now=now) for c in page)

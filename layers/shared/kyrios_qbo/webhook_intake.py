@@ -10,12 +10,18 @@ failed one is acknowledged. So:
 * signed but unreadable (not JSON, nested too deep, neither format, any size API Gateway delivers) →
   logged, and answered with a poll of every company it could concern: the realm ids a bounded scan
   of its bytes finds (:func:`kyrios_qbo.webhooks.find_realm_ids`), or, when it names none (or too many),
-  a sweep of every connected company (the schedule tick's fan-out); 200, never a 4xx;
+  a sweep of every connected company handed to the safety sweep (:func:`kyrios_qbo.sweep.sweep_everyone`:
+  one write and one continuation message, so the answer takes the same time at 10 or 100,000
+  companies; the sweep's ticks do the paging); 200, never a 4xx;
 * the nudges could not be queued → 500, so Intuit retries (nothing about the content).
 
 A change to a company's ``Preferences`` (e.g. multi-currency turned on; Preferences/Update is a webhook
 event, Intuit developer blog 2017-05-11) nudges nobody but marks the connection
 (``store.mark_company_changed``), so the pusher reads the company's setup again.
+
+Every correctly signed delivery also tells the sweep that webhooks arrive
+(:func:`kyrios_qbo.sweep.note_webhook`, at most one write a minute per container): a silent stream
+makes the sweep tighten.
 
 A poll reads everything since the company's cursor, so polling a company that did not change only
 costs a CDC call: when in doubt, poll.
@@ -28,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kyrios_qbo import echoes, nudges, webhooks
+from kyrios_qbo import echoes, nudges, sweep, webhooks
 from kyrios_qbo.observability import logger
 from kyrios_qbo.store import connections
 
@@ -60,7 +66,9 @@ def receive(
         logger.warning("webhook refused", extra={"status": exc.status, "reason": exc.reason})
         return WebhookAnswer(exc.status, {"message": exc.reason})
     except webhooks.MalformedPayload as exc:
+        sweep.note_webhook()
         return _unreadable(exc)
+    sweep.note_webhook()
 
     _mark_preferences_changed(notification)
     to_send: list[nudges.PollNudge] = []
@@ -105,10 +113,10 @@ def _unreadable(exc: webhooks.MalformedPayload) -> WebhookAnswer:
     )
     if not realm_ids:
         try:
-            nudged = nudges.fan_out_connected(reason="webhook")
-        except nudges.NudgeNotSent as exc_sent:
+            sweep.sweep_everyone()
+        except Exception as exc_sent:  # not stored or not queued: Intuit retries the delivery
             return _not_queued(exc_sent)
-        return WebhookAnswer(200, {"nudged": nudged, "ignored": 0, "echoes": 0, "unreadable": True})
+        return WebhookAnswer(200, {"nudged": 0, "ignored": 0, "echoes": 0, "unreadable": True, "swept": True})
     to_send: list[nudges.PollNudge] = []
     ignored = 0
     for realm_id in realm_ids:
@@ -131,7 +139,7 @@ def _send(to_send: list[nudges.PollNudge]) -> WebhookAnswer | None:
     return None
 
 
-def _not_queued(exc: nudges.NudgeNotSent) -> WebhookAnswer:
+def _not_queued(exc: Exception) -> WebhookAnswer:
     logger.error("poll nudge not queued", extra={"error": str(exc)})
     return WebhookAnswer(500, {"message": "temporarily unable to accept the notification"})
 

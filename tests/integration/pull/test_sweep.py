@@ -3,6 +3,8 @@ and spreads the month's CorePlus budget (local AWS + the emulator, through the r
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,28 +13,45 @@ from typing import Any
 import pytest
 
 from kyrios_qbo import polling, sweep
-from kyrios_qbo.store import _dynamo, connections
+from kyrios_qbo.config import get_settings
+from kyrios_qbo.store import _dynamo, connections, sweep_signals
 from kyrios_qbo.store import sweep as sweep_store
+from kyrios_qbo.webhooks import expected_signature
+from local.qbo_emulator import DEFAULT_VERIFIER_TOKEN
 
-from .support import Company, PollQueue, tick
+from .support import Company, PollQueue, call_webhook, tick
 
 DAY = 86_400.0
+HOUR = 3_600.0
 
 
 @pytest.fixture(autouse=True)
-def fresh_sweep_state(local_aws: Any) -> Iterator[None]:
-    """Shard watermarks and the plan are app-wide: every test starts a lap of its own."""
+def fresh_sweep_state(local_aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Shard watermarks, the plan and the signals are app-wide: every test starts a lap of its own.
+    Tests jump days ahead without any webhook: unless a test is about silence, the stream counts as
+    silent only after 30 days, so they see the normal plan."""
 
     def wipe() -> None:
         keys = [_dynamo.key(f"SWEEP#{shard}", "STATE") for shard in range(sweep_store.SHARDS)]
         keys.append(_dynamo.key(sweep_store.PLAN_PK, "PLAN"))
+        keys.append(_dynamo.key(sweep_signals.SIGNALS_PK, "SIGNALS"))
         for key in keys:
             _dynamo.client().delete_item(TableName=_dynamo.table_name(), Key=key)
         sweep._cached_interval = None
+        sweep._last_noted = 0.0
 
+    monkeypatch.setenv("WEBHOOK_SILENCE_MINUTES", str(30 * 1440))
+    get_settings.cache_clear()
     wipe()
     yield
     wipe()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def _silence_window(monkeypatch: pytest.MonkeyPatch, minutes: int) -> None:
+    monkeypatch.setenv("WEBHOOK_SILENCE_MINUTES", str(minutes))
+    get_settings.cache_clear()
 
 
 def _connected(n: int) -> list[tuple[str, str]]:
@@ -183,3 +202,74 @@ def test_connections_made_before_the_due_index_existed_are_enrolled_and_swept(po
     tick()  # the plan is counted afresh (no stored plan): the missing ones are found and enrolled
     assert sorted(_nudged(poll_queue, realms)) == sorted(realms)
     assert sweep_store.enrol_missing(time.time()) == 0  # nothing left to enrol
+
+
+def test_an_unreadable_signed_webhook_hands_every_company_to_the_sweep(
+    qbo: Any, poll_queue: PollQueue
+) -> None:
+    """At 100,000 companies nudging everyone would outlive the webhook's timeout: the webhook stores
+    "everyone not polled since now is due" and queues one continuation; the sweep does the paging."""
+    made = _connected(3)
+    realms = {realm for _, realm in made}
+    for account, realm in made:
+        sweep.after_poll(account, realm)  # polled moments ago: not due for a day
+    sweep.run_tick()
+    assert _nudged(poll_queue, realms, timeout=0.5) == []
+    raw = b"[" * 5000 + b"]" * 5000  # signed, unreadable, names no company
+
+    answer = call_webhook(raw, {"intuit-signature": expected_signature(raw, DEFAULT_VERIFIER_TOKEN)})
+
+    assert answer["statusCode"] == 200, answer
+    assert json.loads(answer["body"]) == {
+        "nudged": 0, "ignored": 0, "echoes": 0, "unreadable": True, "swept": True
+    }
+    continuations: list[Any] = []
+    assert _nudged(poll_queue, realms, continuations=continuations) == []  # the webhook nudged nobody
+    (continuation,) = continuations  # one message, whatever the number of companies
+    assert poll_queue.run_poller(continuation) == {"batchItemFailures": []}
+    assert sorted(_nudged(poll_queue, realms)) == sorted(realms)
+    polled_since, polled_realm = made[0]
+    sweep.after_poll(polled_since, polled_realm, now=time.time() + 60)
+    sweep.run_tick(now=time.time() + sweep.LAP_SECONDS + 120)  # a new lap: only those not polled since
+    assert sorted(_nudged(poll_queue, realms)) == sorted(realms - {polled_realm})
+
+
+def test_silent_webhooks_tighten_the_sweep_and_a_delivery_relaxes_it(
+    qbo: Any, company: Company, poll_queue: PollQueue, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _silence_window(monkeypatch, 120)
+    realms = {company.realm_id}
+    assert polling.poll_company(company.account_id, company.realm_id).status == "polled"
+    started = time.time()
+    normal = tick()  # through the handler: webhooks are not silent yet, the polled company not due
+    assert (normal["webhooks_silent"], normal["effective_interval_minutes"]) == (False, 1440.0)
+    assert _nudged(poll_queue, realms, timeout=0.5) == []
+
+    with caplog.at_level(logging.INFO):
+        silent = sweep.run_tick(now=started + 3 * HOUR)  # three hours without a verified delivery
+    assert silent.webhooks_silent and silent.effective_interval_seconds == HOUR
+    assert _nudged(poll_queue, realms) == [company.realm_id]  # polled 3 h ago: due under the tight plan
+    assert "webhook stream silent: sweep tightened" in caplog.text
+    assert sweep_store.get_plan().interval_seconds == DAY  # polls still schedule by the normal plan
+
+    caplog.clear()
+    sweep.note_webhook(now=started + 3 * HOUR + 60)  # what the webhook function does on a delivery
+    with caplog.at_level(logging.INFO):
+        resumed = sweep.run_tick(now=started + 3 * HOUR + 120)
+    assert not resumed.webhooks_silent and resumed.effective_interval_seconds == DAY
+    assert "webhooks resumed: sweep relaxed" in caplog.text
+
+
+def test_a_verified_delivery_is_recorded_for_the_silence_watch(qbo: Any, company: Company) -> None:
+    before = time.time()
+    raw = json.dumps({"eventNotifications": [{"realmId": company.realm_id}]}).encode()
+    forged = call_webhook(raw, {"intuit-signature": "AAAA"})
+    assert forged["statusCode"] == 401
+    assert sweep_signals.read().last_webhook_at is None  # a forged delivery proves nothing
+
+    answer = call_webhook(raw, {"intuit-signature": expected_signature(raw, DEFAULT_VERIFIER_TOKEN)})
+
+    assert answer["statusCode"] == 200, answer
+    heard = sweep_signals.read().last_webhook_at
+    assert heard is not None and heard >= before

@@ -216,32 +216,7 @@ def test_a_signed_unreadable_delivery_naming_a_company_is_200_and_polls_that_com
     assert (nudge["account_id"], nudge["reason"]) == (company.account_id, "webhook")
 
 
-def test_a_signed_delivery_naming_no_company_sweeps_every_connected_company(
-    qbo: Any, connect_company: Any, account_id: str, realm_id: str, poll_queue: PollQueue
-) -> None:
-    first = connect_company(account_id, realm_id)
-    second = connect_company(f"{account_id}-2", f"{int(realm_id) + 1}")
-    raw = b"[" * 5000 + b"]" * 5000
-
-    answer = call_webhook(raw, _signed_raw(raw))
-
-    assert answer["statusCode"] == 200, answer
-    body = json.loads(answer["body"])
-    assert body["unreadable"] is True and body["nudged"] >= 2
-    wanted = {first.realm_id: first.account_id, second.realm_id: second.account_id}
-    found: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + 10
-    while len(found) < len(wanted) and time.monotonic() < deadline:
-        for message in poll_queue.sqs.receive_message(
-            QueueUrl=poll_queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", []):
-            nudge = json.loads(message["Body"])
-            if nudge["realm_id"] in wanted:
-                found[nudge["realm_id"]] = nudge
-            poll_queue.sqs.delete_message(QueueUrl=poll_queue.url, ReceiptHandle=message["ReceiptHandle"])
-    assert {realm: (n["account_id"], n["reason"]) for realm, n in found.items()} == {
-        realm: (account, "webhook") for realm, account in wanted.items()
-    }
+# A signed delivery naming no company is handed to the safety sweep: tests/integration/pull/test_sweep.py.
 
 
 def test_a_signed_delivery_over_256_kib_is_accepted_like_any_other(

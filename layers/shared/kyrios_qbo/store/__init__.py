@@ -47,6 +47,8 @@ pk                             sk                               what
 ``SWEEP#<shard>``              ``USAGE#<YYYY-MM>``              CorePlus calls of the pollers that month
 ``SWEEP#PLAN``                 ``PLAN``                         sweep interval chosen for the budget,
                                                                 connected companies (counted hourly)
+``SWEEP#SIGNALS``              ``SIGNALS``                      "sweep everyone" cutoff, last verified
+                                                                webhook, silence (``sweep_signals``)
 ``OAUTH_STATE#<state>``        ``STATE``                        Connect flow started: account, user
 ``OAUTH_RETURN#<ref>``         ``RETURN``                       Intuit's answer for it: realm, code
                                                                 (KMS ciphertext) (``oauth_flows``)

@@ -153,6 +153,16 @@ class EmulatorControl:
     def grants(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/oauth/grants")["grants"])
 
+    def set_hard_expiry(
+        self, expires_in_seconds: float, realm: str | None = None, client_id: str | None = None
+    ) -> int:
+        """Move the five-year maximum of the live grants (of ``realm``/``client_id``) to
+        ``expires_in_seconds`` from now; how many grants moved."""
+        body: dict[str, Any] = {
+            "expires_in_seconds": expires_in_seconds, "realm": realm, "client_id": client_id
+        }
+        return int(self._call("POST", "/oauth/grants/hard-expiry", body)["moved"])
+
     def invalidate_tokens(
         self, what: str = "access", realm: str | None = None, client_id: str | None = None
     ) -> int:

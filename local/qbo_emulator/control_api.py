@@ -6,6 +6,7 @@ See README.md for the list; ``control.py`` is the typed client.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -250,10 +251,27 @@ def register(app: Flask, emu: Emulator) -> None:
                     "realm": gr.realm,
                     "revoked": gr.revoked,
                     "refresh_token": gr.refresh_token,
+                    "refresh_expires_at": gr.refresh_expires_at.isoformat(),
+                    "hard_expires_at": gr.hard_expires_at.isoformat(),
                 }
                 for gr in emu.oauth.grants.values()
             ]
         return _ok({"grants": rows})
+
+    @route("/oauth/grants/hard-expiry", ["POST"])
+    def oauth_hard_expiry() -> Response:
+        """Move the five-year maximum of live grants (``realm``, ``client_id`` optional) to
+        ``expires_in_seconds`` from now (emulator clock): a company near the end of its grant."""
+        b = _body()
+        seconds = b.get("expires_in_seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float | Decimal) or seconds < 0:
+            raise ControlError("expires_in_seconds must be a non-negative number")
+        n = 0
+        with emu.state.lock:
+            for gr in emu.oauth.live_grants(b.get("realm"), b.get("client_id")):
+                gr.hard_expires_at = emu.state.now() + timedelta(seconds=float(seconds))
+                n += 1
+        return _ok({"moved": n})
 
     @route("/oauth/invalidate", ["POST"])
     def oauth_invalidate() -> Response:

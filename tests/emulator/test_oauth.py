@@ -201,6 +201,21 @@ def test_hard_expiry_only_when_asked(emulator: EmulatorServer) -> None:
     assert 5 * 365 * 24 * 3600 - 60 < client.x_refresh_token_hard_expires_in <= 5 * 365 * 24 * 3600
 
 
+def test_a_grant_moved_near_its_five_year_maximum_reports_it_honestly(emulator: EmulatorServer) -> None:
+    tokens = emulator.control.issue_tokens(US_REALM)
+    assert emulator.control.set_hard_expiry(10 * 86_400, realm=US_REALM) == 1
+    client = auth_client(emulator)
+    client.include_refresh_token_hard_expires_in = True
+    client.refresh(refresh_token=tokens["refresh_token"])
+    assert 10 * 86_400 - 60 < client.x_refresh_token_hard_expires_in <= 10 * 86_400
+    # the rolling expiry never promises more than the grant has left
+    assert client.x_refresh_token_expires_in <= client.x_refresh_token_hard_expires_in
+    emulator.control.advance_clock(10 * 86_400 + 1)
+    with pytest.raises(AuthClientError) as err:
+        auth_client(emulator).refresh(refresh_token=client.refresh_token)
+    assert err.value.response.json()["error"] == "invalid_grant"
+
+
 def test_unregistered_redirect_uri_is_refused_without_redirect(emulator: EmulatorServer) -> None:
     client = AuthClient(
         DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, "https://evil.example/cb", emulator.discovery_url

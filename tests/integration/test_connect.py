@@ -394,7 +394,8 @@ def test_account_comes_from_claims_not_from_the_request(account_id: str, company
     code, body = call_api("GET", STATUS, intruder)
     assert code == 200
     assert body == {"status": "not_connected", "realm_id": None, "company_name": None, "country": None,
-                    "currency": None, "connected_at": None, "settings": None, "last_sync_at": None}
+                    "currency": None, "connected_at": None, "settings": None, "last_sync_at": None,
+                    "needs_reconnect_soon": False, "reconnect_by": None}
     victim = store.get_connection(account_id)
     assert victim is not None and victim.settings["send_review_requests"] is True
 

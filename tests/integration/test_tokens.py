@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -137,6 +138,37 @@ def test_invalid_grant_marks_needs_reconnect(account_id: str, connected: str, em
     # Reconnecting the same company heals it.
     assert connect(account_id, connected)[2] == {"quickbooks": "connected"}
     assert open_client(account_id).company_info()["Id"]
+
+
+def test_a_company_nearing_its_five_year_maximum_needs_reconnect_soon_told_once(
+    account_id: str, connected: str, emulator: Any, bus_events_queue: str, drain: Any
+) -> None:
+    drain(bus_events_queue, 1)  # the connect event
+    fresh = call_api("GET", "/integrations/quickbooks", account_id)[1]
+    assert fresh["needs_reconnect_soon"] is False
+    stored = store.get_connection(account_id)
+    assert stored is not None and stored.tokens is not None
+    hard = stored.tokens.refresh_hard_expires_at  # Intuit's answer to the exchange, stored
+    assert hard is not None and hard > time.time() + 4.9 * 365 * 86_400
+
+    assert emulator.control.set_hard_expiry(10 * 86_400, realm=connected) == 1
+    for _ in range(3):  # three refreshes, each storing both ends Intuit reports
+        _expire_stored_access_token(account_id)
+        assert open_client(account_id).company_info()["Id"]
+
+    status = call_api("GET", "/integrations/quickbooks", account_id)[1]
+    assert status["status"] == "connected" and status["needs_reconnect_soon"] is True
+    left = datetime.fromisoformat(status["reconnect_by"]).timestamp() - time.time()
+    assert 9 * 86_400 < left <= 10 * 86_400
+    notices = [m["detail"] for m in drain(bus_events_queue, 10, timeout=3)
+               if m["detail-type"] == "connection.needs_reconnect_soon"]
+    assert [(n["account_id"], n["realm_id"], n["limit"]) for n in notices] == [
+        (account_id, connected, "five_year_maximum")
+    ]  # one notice, not one per refresh
+
+    # Reconnecting is a new grant: five more years, nothing to warn about.
+    assert connect(account_id, connected)[2] == {"quickbooks": "connected"}
+    assert call_api("GET", "/integrations/quickbooks", account_id)[1]["needs_reconnect_soon"] is False
 
 
 def test_a_warm_container_decrypts_each_token_version_once(

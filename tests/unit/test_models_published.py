@@ -51,6 +51,7 @@ def test_detail_types() -> None:
         "invoice.imported",
         "review.requested",
         "connection.status_changed",
+        "connection.needs_reconnect_soon",
         "sync.failed",
     }
     assert InvoiceImported.DETAIL_TYPE == "invoice.imported"

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kyrios_qbo import dead_letters, store
+from kyrios_qbo import reconnect as reconnect_notice
 from kyrios_qbo import tokens as token_vault
 from kyrios_qbo.intuit_auth import IntuitAuthError, IntuitUnavailable, IssuedTokens, get_intuit_auth
 from kyrios_qbo.models.qbo import CompanyInfo as QboCompanyInfo
@@ -226,6 +227,7 @@ def complete_connect(*, ref: str | None, account_id: str, user_id: str) -> Conne
     logger.info("quickbooks connected",
                 extra={"account_id": account_id, "realm_id": realm_id, "reconnect": reconnect})
     token_vault.announce_status(account_id, realm_id, "connected", "connected from Kyrios settings")
+    reconnect_notice.warn_if_soon(account_id, realm_id, encrypted)  # a grant already near its end
     return Connected(account_id, realm_id, company.company_name, reconnect, _resume_parked(account_id))
 
 

@@ -6,8 +6,9 @@ events to these functions.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+from kyrios_qbo import reconnect
 from kyrios_qbo import tokens as token_vault
 from kyrios_qbo.intuit_auth import IntuitAuthError, get_intuit_auth
 from kyrios_qbo.models.api import ConnectionStatus, DisconnectResponse, SettingsPatch, SyncSettings
@@ -45,6 +46,7 @@ def status(account_id: str) -> ConnectionStatus:
     connection = store.get_connection(account_id)
     if connection is None or connection.status == "disconnected":
         return ConnectionStatus(status="not_connected")
+    ends = reconnect.due(connection.tokens) if connection.tokens is not None else None
     return ConnectionStatus(
         status="connected" if connection.status == "connected" else "needs_reconnect",
         realm_id=connection.realm_id,
@@ -54,6 +56,8 @@ def status(account_id: str) -> ConnectionStatus:
         connected_at=_parse_time(connection.connected_at),
         settings=SyncSettings.model_validate(connection.settings),
         last_sync_at=_last_sync(connection),
+        needs_reconnect_soon=connection.status == "connected" and ends is not None and ends.soon,
+        reconnect_by=datetime.fromtimestamp(ends.reconnect_by, UTC) if ends is not None else None,
     )
 
 

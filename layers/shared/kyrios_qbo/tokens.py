@@ -17,6 +17,10 @@ Refresh (access token within :data:`REFRESH_MARGIN_SECONDS` of expiry, or QBO an
    deadline) and uses the new token.
 ``invalid_grant`` → connection ``needs_reconnect``, a ``connection.status_changed`` event and
 :class:`NeedsReconnect`; pending work is untouched (callers keep their messages).
+
+Every stored refresh also stores both ends of the refresh token (rolling 100 days, five-year
+maximum) and, when one is near, publishes the one ``connection.needs_reconnect_soon`` of that
+approach (:mod:`kyrios_qbo.reconnect`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
-from kyrios_qbo import aws_clients
+from kyrios_qbo import aws_clients, reconnect
 from kyrios_qbo.config import get_settings
 from kyrios_qbo.intuit_auth import InvalidGrant, IssuedTokens, get_intuit_auth
 from kyrios_qbo.observability import logger, metrics
@@ -145,6 +149,7 @@ def encrypt_tokens(account_id: str, realm_id: str, tokens: IssuedTokens) -> stor
         refresh_token=_encrypt(account_id, realm_id, "refresh", tokens.refresh_token),
         access_expires_at=tokens.access_expires_at,
         refresh_expires_at=refresh_expires_at,
+        refresh_hard_expires_at=tokens.refresh_hard_expires_at,
     )
 
 
@@ -372,6 +377,7 @@ class TokenProvider:
             logger.warning("token version moved during refresh", extra={"account_id": self.account_id})
             return self._from_connection(self._load())
         remember_saved(self.account_id, self.realm_id, version, encrypted, issued)
+        reconnect.warn_if_soon(self.account_id, self.realm_id, encrypted)
         logger.info("token refreshed", extra={"account_id": self.account_id, "realm_id": self.realm_id,
                                               "token_version": version})
         return _Current(version, issued.access_token, issued.access_expires_at)

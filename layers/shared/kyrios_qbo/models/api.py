@@ -84,6 +84,16 @@ class ConnectionStatus(BaseModel):
     )
     settings: SyncSettings | None = None
     last_sync_at: datetime | None = Field(default=None, description="Time of the last successful sync.")
+    needs_reconnect_soon: bool = Field(
+        default=False,
+        description="The QuickBooks authorization ends within the warning window (Intuit's refresh token: "
+        "100 days without use, or five years at most): ask the user to reconnect before reconnect_by.",
+    )
+    reconnect_by: datetime | None = Field(
+        default=None,
+        description="When the stored QuickBooks authorization stops working (the earlier of Intuit's two "
+        "limits); reconnecting starts a new authorization.",
+    )
 
 
 class DisconnectResponse(BaseModel):

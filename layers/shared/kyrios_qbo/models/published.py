@@ -142,6 +142,24 @@ class ConnectionStatusChanged(PublishedModel):
         )
 
 
+class ConnectionNeedsReconnectSoon(PublishedModel):
+    """The company's authorization ends soon (Intuit's refresh token: rolling 100 days, at most five
+    years): Kyrios asks the user to reconnect before it does. Published once per approach."""
+
+    DETAIL_TYPE: ClassVar[str] = "connection.needs_reconnect_soon"
+
+    reconnect_by: AwareDatetime = Field(description="When the stored authorization stops working.")
+    limit: Literal["rolling_100_days", "five_year_maximum"]
+    reason: str = Field(min_length=1, max_length=500)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def event_id(self) -> str:
+        return stable_event_id(
+            self.DETAIL_TYPE, self.account_id, self.realm_id, self.reconnect_by.isoformat()
+        )
+
+
 class SyncFailed(PublishedModel):
     """A push or pull that failed; ``reason`` is written for a bookkeeper, QBO's words are kept beside it."""
 
@@ -169,8 +187,22 @@ class SyncFailed(PublishedModel):
         )
 
 
-PublishedEvent = ContactCreated | InvoiceImported | ReviewRequested | ConnectionStatusChanged | SyncFailed
+PublishedEvent = (
+    ContactCreated
+    | InvoiceImported
+    | ReviewRequested
+    | ConnectionStatusChanged
+    | ConnectionNeedsReconnectSoon
+    | SyncFailed
+)
 PUBLISHED_MODELS: dict[str, type[PublishedModel]] = {
     model.DETAIL_TYPE: model
-    for model in (ContactCreated, InvoiceImported, ReviewRequested, ConnectionStatusChanged, SyncFailed)
+    for model in (
+        ContactCreated,
+        InvoiceImported,
+        ReviewRequested,
+        ConnectionStatusChanged,
+        ConnectionNeedsReconnectSoon,
+        SyncFailed,
+    )
 }

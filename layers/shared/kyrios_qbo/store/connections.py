@@ -43,6 +43,10 @@ class EncryptedTokens:
     refresh_token: bytes
     access_expires_at: float
     refresh_expires_at: float
+    """Intuit's rolling expiry (``x_refresh_token_expires_in``: 100 days, restarted as it is used)."""
+    refresh_hard_expires_at: float | None = None
+    """The grant's five-year maximum (``x_refresh_token_hard_expires_in``); None = not told (a
+    refresh then keeps the stored one)."""
 
     def __repr__(self) -> str:  # never print ciphertext either
         return f"EncryptedTokens(access_expires_at={self.access_expires_at}, refresh_expires_at=...)"
@@ -72,6 +76,8 @@ class Connection:
     """When the company's setup (e.g. currency preferences) last changed as far as we know: every
     connect or reconnect, and an Intuit webhook about Preferences (:func:`mark_company_changed`).
     Company facts cached before it are read again (``kyrios_qbo.catalog``)."""
+    reconnect_warned_until: float | None = None
+    """The end of authorization the user was last told about (``reconnect_warnings``)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ def _to_connection(item: db.Item) -> Connection:
             refresh_token=refresh,
             access_expires_at=db.get_float(item, "access_expires_at"),
             refresh_expires_at=db.get_float(item, "refresh_expires_at"),
+            refresh_hard_expires_at=db.opt_float(item, "refresh_hard_expires_at"),
         )
     status = db.get_s(item, "status")
     if status not in ("connected", "needs_reconnect", "disconnected"):
@@ -118,6 +125,7 @@ def _to_connection(item: db.Item) -> Connection:
         token_version=db.get_int(item, "token_version"),
         last_push_at=db.opt_s(item, "last_push_at"),
         company_changed_at=db.opt_s(item, "company_changed_at"),
+        reconnect_warned_until=db.opt_float(item, "reconnect_warned_until"),
     )
 
 
@@ -165,13 +173,29 @@ def list_connected_accounts(limit: int = 100, cursor: str | None = None) -> db.P
 
 
 # ---------------------------------------------------------------------------------------- connect
-def _token_values(tokens: EncryptedTokens) -> dict[str, Any]:
+FIVE_YEARS_SECONDS = 5 * 365 * 86_400
+"""Intuit's maximum for a grant, used when the token endpoint did not report the hard expiry."""
+
+
+def _token_values(tokens: EncryptedTokens, *, new_grant: bool) -> dict[str, Any]:
+    """Attribute values of stored tokens. The hard expiry: Intuit's, else (a new grant) five years
+    from now, else (a refresh that did not report it) whatever is stored (``if_not_exists``)."""
+    hard = tokens.refresh_hard_expires_at
+    if hard is None and new_grant:
+        hard = db.now() + FIVE_YEARS_SECONDS
     return {
         ":access": {"B": tokens.access_token},
         ":refresh": {"B": tokens.refresh_token},
         ":access_exp": db.n(tokens.access_expires_at),
         ":refresh_exp": db.n(tokens.refresh_expires_at),
+        ":hard_exp": db.n(hard if hard is not None else db.now() + FIVE_YEARS_SECONDS),
     }
+
+
+def _hard_expiry_set(tokens: EncryptedTokens, *, new_grant: bool) -> str:
+    if tokens.refresh_hard_expires_at is not None or new_grant:
+        return "refresh_hard_expires_at = :hard_exp"
+    return "refresh_hard_expires_at = if_not_exists(refresh_hard_expires_at, :hard_exp)"
 
 
 def connect(account_id: str, realm_id: str, company: CompanyInfo, tokens: EncryptedTokens) -> Connection:
@@ -203,7 +227,7 @@ def connect(account_id: str, realm_id: str, company: CompanyInfo, tokens: Encryp
         ":defaults": db.json_value({}),
         ":zero": db.n(0),
         ":one": db.n(1),
-        **_token_values(tokens),
+        **_token_values(tokens, new_grant=True),
     }
     sets = [
         "account_id = :account",
@@ -221,9 +245,10 @@ def connect(account_id: str, realm_id: str, company: CompanyInfo, tokens: Encryp
         "refresh_token_enc = :refresh",
         "access_expires_at = :access_exp",
         "refresh_expires_at = :refresh_exp",
+        _hard_expiry_set(tokens, new_grant=True),
         "token_version = if_not_exists(token_version, :zero) + :one",
     ]
-    removes = ["status_reason", "disconnected_at"]
+    removes = ["status_reason", "disconnected_at", "reconnect_warned_until"]  # a new grant
     if not same_company:
         removes.append("last_push_at")  # another company's pushes are not this one's "last sync"
     for name, value in (
@@ -299,11 +324,12 @@ def save_tokens(account_id: str, tokens: EncryptedTokens, expected_version: int)
             Key=_connection_key(account_id),
             UpdateExpression="SET access_token_enc = :access, refresh_token_enc = :refresh, "
             "access_expires_at = :access_exp, refresh_expires_at = :refresh_exp, "
+            f"{_hard_expiry_set(tokens, new_grant=False)}, "
             "token_version = token_version + :one, updated_at = :now",
             ConditionExpression="token_version = :expected AND #status IN (:connected, :needs)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
-                **_token_values(tokens),
+                **_token_values(tokens, new_grant=False),
                 ":one": db.n(1),
                 ":expected": db.n(expected_version),
                 ":now": db.s(db.iso_now()),
@@ -435,6 +461,7 @@ def disconnect(account_id: str) -> Connection | None:
                         "UpdateExpression": "SET #status = :disconnected, disconnected_at = :now, "
                         "updated_at = :now "
                         "REMOVE access_token_enc, refresh_token_enc, access_expires_at, refresh_expires_at, "
+                        "refresh_hard_expires_at, reconnect_warned_until, "
                         "gsi1pk, gsi1sk, gsi2pk, gsi2sk, status_reason",
                         "ConditionExpression": "realm_id = :realm AND #status <> :disconnected",
                         "ExpressionAttributeNames": {"#status": "status"},

@@ -234,6 +234,7 @@ class LocalBundle:
         parameters: Mapping[str, Any] | None = None,
         template_path: Path | str | None = None,
         emulator_seed: str = "minimal",
+        webhook_window_seconds: float | None = None,
     ) -> LocalBundle:
         """Start everything in background threads and return once it serves.
 
@@ -241,7 +242,9 @@ class LocalBundle:
         windows). ``schedule_interval``: seconds between schedule firings (default: the template's
         rate). ``sqs_time_scale``: factor on a queue's visibility timeout before a failed message
         is retried (default ``1 / time_scale``, at most 1). ``stage`` names the stack's resources:
-        two stacks in one process need different stages.
+        two stacks in one process need different stages. ``webhook_window_seconds``: the emulator's
+        webhook aggregation window in emulator seconds (default: the emulator's 60 s, as a production
+        app; tests, the demo and the bench shorten it).
         """
         template = load_template(template_path) if template_path else load_template()
         problems = unsupported_function_events(template)
@@ -263,6 +266,11 @@ class LocalBundle:
                 # companies start nearly empty: tests and the bench count the records and calls
                 # their own work makes ("sandbox" = what a fresh Intuit sandbox company holds)
                 default_seed=emulator_seed,
+                **(
+                    {"webhook_batch_window_seconds": webhook_window_seconds}
+                    if webhook_window_seconds is not None
+                    else {}
+                ),
             )
             issuer, audiences = template_issuer_and_audiences(template)
             front = FrontDoor(
@@ -682,6 +690,10 @@ def main(argv: list[str] | None = None) -> int:
         else None,
         help="seconds between schedule firings (default: the template's rate)",
     )
+    parser.add_argument(
+        "--webhook-window", type=float, default=None,
+        help="webhook aggregation window, emulator seconds (default 60, as a production app)",
+    )
     parser.add_argument("--account", default="acct-demo", help="account id of the printed dev token")
     parser.add_argument("--log-level", default="INFO", help="LogLevel template parameter")
     args = parser.parse_args(argv)
@@ -694,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
         api_port=args.api_port,
         emulator_port=args.emulator_port,
         parameters={"LogLevel": args.log_level},
+        webhook_window_seconds=args.webhook_window,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -94,6 +94,8 @@ def register(app: Flask, emu: Emulator) -> None:
                     emu.state.clock.set_scale(float(b["time_scale"]))
                 if "webhook_retry_schedule" in b:
                     b["webhook_retry_schedule"] = [float(x) for x in b["webhook_retry_schedule"]]
+                if b.get("webhook_retry_repeat_seconds") is not None:
+                    b["webhook_retry_repeat_seconds"] = float(b["webhook_retry_repeat_seconds"])
                 for k, v in list(b.items()):
                     if isinstance(v, Decimal):
                         b[k] = float(v)
@@ -429,6 +431,7 @@ def register(app: Flask, emu: Emulator) -> None:
                 if not hasattr(sw, k):
                     raise ControlError(f"unknown switch {k}")
                 setattr(sw, k, type(getattr(sw, k))(v))
+            emu.webhooks.switches_changed()
         return _ok(emu.webhooks.switches.as_dict())
 
     @route("/webhooks/wait", ["POST"])

@@ -90,8 +90,16 @@ class EmulatorConfig:
     refresh_rotation: str = "daily"  # "daily": Intuit's ~24 h rule (oauth.py); "strict": every refresh
     refresh_rotation_seconds: float = 24 * 3600.0
     refresh_latency_seconds: float = 0.05  # real seconds a refresh stays "in flight" (race window)
-    webhook_batch_window_seconds: float = 0.5  # emulator seconds
-    webhook_retry_schedule: list[float] = field(default_factory=lambda: [20.0, 60.0, 300.0, 900.0, 3600.0])
+    # Webhooks (webhooks.py, README "Webhooks"): changes are aggregated over this many emulator seconds
+    # (production apps choose 1, 3 or 5 minutes; the local stack, the demo and the tests shorten it)
+    webhook_batch_window_seconds: float = 60.0
+    # delays (emulator seconds) before each retry of a delivery answered with anything but 200:
+    # Intuit's documented 0 s, 10 s, 20 s, 30 s, 5 min, 20 min, 2 h, 4 h, 6 h, then every 6 h ...
+    webhook_retry_schedule: list[float] = field(
+        default_factory=lambda: [0.0, 10.0, 20.0, 30.0, 300.0, 1200.0, 7200.0, 14400.0, 21600.0]
+    )
+    webhook_retry_repeat_seconds: float | None = 21600.0  # ... "then every 6 hours"; None: give up
+    webhook_retry_max_attempts: int = 30  # GUESS: Intuit documents no end; ~6 days at the defaults
     webhook_timeout_seconds: float = 3.0  # real seconds; Intuit wants an answer within 3 s
     cdc_max_objects: int = 1000
     cdc_lookback_days: int = 30

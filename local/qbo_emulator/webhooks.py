@@ -6,11 +6,18 @@ webhook-cloudevents.json (a top-level JSON *array* of CloudEvents, ``type`` like
 ``intuit-signature`` = base64(HMAC-SHA256(raw body, verifier token)), checked against
 webhook-signature-vectors.json in the tests.
 
-Changes are collected for ``webhook_batch_window_seconds`` (emulator time) and sent as one POST per
-app (Intuit batches too). Non-200 answers and connection errors are retried after the delays of
-``webhook_retry_schedule`` (emulator seconds, so ``time_scale`` compresses them). Switches make
-deliveries go missing (``drop_next``), arrive twice (``duplicate_next``), late (``delay_seconds``) or
-in reverse order (``reorder``), as Intuit's do.
+Changes are collected for ``webhook_batch_window_seconds`` (emulator time; 60 s by default, as a
+production app's aggregation) and sent as one POST per app. Non-200 answers, timeouts and connection
+errors are retried after the delays of ``webhook_retry_schedule`` (Intuit's: 0 s, 10 s, 20 s, 30 s,
+5 min, 20 min, 2 h, 4 h, 6 h), then every ``webhook_retry_repeat_seconds`` (6 h) up to
+``webhook_retry_max_attempts`` (a guess: Intuit documents no end), all in emulator seconds so
+``time_scale`` compresses them. While a delivery of an app waits for its retry, **the app's later
+deliveries wait behind it** (Intuit: no later event is delivered until the failed one is
+acknowledged); they go out, in order, once it is answered 200 or given up. Switches make deliveries go
+missing (``drop_next``), arrive twice (``duplicate_next``), late (``delay_seconds``) or in reverse order
+(``reorder``), as Intuit's do; ``enabled=False`` loses every change; ``outage=True`` is an app-wide
+outage on Intuit's side: nothing is sent (changes keep being collected) until it is switched off, then
+everything held goes out in order.
 """
 
 from __future__ import annotations
@@ -103,6 +110,7 @@ class Switches:
     duplicate_next: int = 0
     delay_seconds: float = 0.0  # emulator seconds added before the first attempt
     reorder: bool = False
+    outage: bool = False  # Intuit sends nothing (deliveries are held, not lost) until switched off
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -122,6 +130,7 @@ class Delivery:
     dropped: bool = False
     gave_up: bool = False
     duplicate_of: int | None = None
+    stalled_behind: int | None = None  # id of the failed delivery it waited behind (if it ever did)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +146,7 @@ class Delivery:
             "dropped": self.dropped,
             "gave_up": self.gave_up,
             "duplicate_of": self.duplicate_of,
+            "stalled_behind": self.stalled_behind,
         }
 
 
@@ -151,6 +161,8 @@ class WebhookDispatcher:
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self.deliveries: list[Delivery] = []
+        self._failing: dict[str, Delivery] = {}  # client id -> its delivery waiting for a retry
+        self._held: dict[str, list[Delivery]] = {}  # client id -> deliveries stalled behind it
         self._stop = False
         self._busy = 0
         self._session = requests.Session()
@@ -185,6 +197,8 @@ class WebhookDispatcher:
             self._first_pending = None
             self._heap.clear()
             self.deliveries.clear()
+            self._failing.clear()
+            self._held.clear()
             self.switches = Switches()
 
     def stop(self) -> None:
@@ -196,7 +210,13 @@ class WebhookDispatcher:
 
     def idle(self) -> bool:
         with self._cv:
-            return not self._pending and not self._heap and self._busy == 0
+            held = any(self._held.values())
+            return not self._pending and not self._heap and not held and self._busy == 0
+
+    def switches_changed(self) -> None:
+        """Wake the sender (an outage may have ended)."""
+        with self._cv:
+            self._cv.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -227,8 +247,17 @@ class WebhookDispatcher:
                     else:
                         timeout = min(timeout, due - now)
                 next_send = None
-                if self._heap and self._heap[0][0] <= now:
+                if self.switches.outage:
+                    pass  # Intuit sends nothing; what is due waits in the heap
+                elif self._heap and self._heap[0][0] <= now:
                     next_send = heapq.heappop(self._heap)
+                    failing = self._failing.get(next_send[2].client_id)
+                    if failing is not None and failing is not next_send[2]:
+                        # the app's stream is stalled behind a failed delivery: wait behind it
+                        next_send[2].stalled_behind = failing.id
+                        self._held.setdefault(failing.client_id, []).append(next_send[2])
+                        next_send = None
+                        continue
                     self._busy += 1
                 elif self._heap:
                     timeout = min(timeout, self._heap[0][0] - now)
@@ -338,13 +367,28 @@ class WebhookDispatcher:
             ok = resp.status_code == 200
         except requests.RequestException as exc:
             record["error"] = type(exc).__name__
-        schedule = self.emu.state.config.webhook_retry_schedule
+        config = self.emu.state.config
+        schedule = config.webhook_retry_schedule
         with self._cv:
             d.attempts.append(record)
+            delay: float | None = None
             if ok:
                 d.delivered = True
+            elif attempt + 1 >= config.webhook_retry_max_attempts:
+                d.gave_up = True
             elif attempt < len(schedule):
-                due = time.monotonic() + self.emu.state.clock.real_seconds(schedule[attempt])
-                heapq.heappush(self._heap, (due, next(self._seq), d, attempt + 1))
+                delay = schedule[attempt]
+            elif config.webhook_retry_repeat_seconds is not None:
+                delay = config.webhook_retry_repeat_seconds
             else:
                 d.gave_up = True
+            if delay is not None:
+                self._failing.setdefault(d.client_id, d)
+                due = time.monotonic() + self.emu.state.clock.real_seconds(delay)
+                heapq.heappush(self._heap, (due, next(self._seq), d, attempt + 1))
+            elif self._failing.get(d.client_id) is d:
+                # answered (or given up): the deliveries stalled behind it go out, in order
+                del self._failing[d.client_id]
+                for held in self._held.pop(d.client_id, []):
+                    heapq.heappush(self._heap, (time.monotonic(), next(self._seq), held, 0))
+            self._cv.notify_all()

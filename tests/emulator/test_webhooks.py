@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from local.qbo_emulator import GB_REALM, US_REALM, EmulatorServer
+from local.qbo_emulator.state import EmulatorConfig
 from local.qbo_emulator.webhooks import sign
 from tests.fixtures import QBO_SAMPLES
 
@@ -165,6 +166,64 @@ def test_retry_on_non_200_then_delivered(emulator: EmulatorServer, receiver: Rec
     assert emulator.control.wait_webhooks(5)
     delivery = emulator.control.webhook_deliveries()[0]
     assert [a.get("status") for a in delivery["attempts"]] == [500, 503, 200] and delivery["delivered"]
+
+
+def test_defaults_are_intuits_production_aggregation_and_retry_schedule() -> None:
+    config = EmulatorConfig()
+    assert config.webhook_batch_window_seconds == 60.0  # a production app aggregates for a minute
+    assert config.webhook_retry_schedule == [0.0, 10.0, 20.0, 30.0, 300.0, 1200.0, 7200.0, 14400.0, 21600.0]
+    assert config.webhook_retry_repeat_seconds == 21600.0  # "then every 6 hours"
+
+
+def test_a_minute_of_changes_arrives_as_one_delivery(emulator: EmulatorServer, receiver: Receiver) -> None:
+    connect(emulator, receiver, "legacy")
+    emulator.control.config(webhook_batch_window_seconds=60.0, time_scale=240.0)  # a minute in 0.25 s
+    try:
+        first = emulator.control.create_customer(US_REALM, DisplayName="Minute One")
+        second = emulator.control.create_customer(US_REALM, DisplayName="Minute Two")
+        got = receiver.wait(1)
+        assert emulator.control.wait_webhooks(5)
+    finally:
+        emulator.control.config(time_scale=1.0)
+    assert len(receiver.received) == 1
+    entities = json.loads(got[0][1])["eventNotifications"][0]["dataChangeEvent"]["entities"]
+    assert [e["id"] for e in entities] == [first["Id"], second["Id"]]
+
+
+def test_a_failed_delivery_stalls_the_apps_later_ones_until_acknowledged(
+    emulator: EmulatorServer, receiver: Receiver
+) -> None:
+    connect(emulator, receiver, "legacy")
+    emulator.control.config(webhook_retry_schedule=[1.0])
+    receiver.statuses = [500]
+    emulator.control.create_customer(US_REALM, DisplayName="Fails First")
+    assert len(receiver.wait(1)) == 1  # answered 500: its retry is due in a second
+    emulator.control.create_customer(US_REALM, DisplayName="Waits Behind")
+    got = receiver.wait(3)
+    assert emulator.control.wait_webhooks(5)
+
+    assert got[1][1] == got[0][1]  # the failed delivery again, before anything newer
+    assert b"Waits" not in got[0][1] and len(got) == 3
+    first, second = emulator.control.webhook_deliveries()
+    assert [a.get("status") for a in first["attempts"]] == [500, 200]
+    assert second["stalled_behind"] == first["id"] and second["delivered"]
+
+
+def test_an_app_wide_outage_holds_deliveries_until_it_ends(
+    emulator: EmulatorServer, receiver: Receiver
+) -> None:
+    connect(emulator, receiver, "legacy")
+    emulator.control.webhook_switches(outage=True)
+    try:
+        customer = emulator.control.create_customer(US_REALM, DisplayName="During Outage")
+        assert emulator.control.wait_webhooks(0.5) is False  # held, not lost
+        assert receiver.received == []
+    finally:
+        emulator.control.webhook_switches(outage=False)
+    got = receiver.wait(1)
+    assert emulator.control.wait_webhooks(5)
+    entity = json.loads(got[0][1])["eventNotifications"][0]["dataChangeEvent"]["entities"][0]
+    assert entity["id"] == customer["Id"]
 
 
 def test_only_connected_companies_notify(emulator: EmulatorServer, receiver: Receiver) -> None:

@@ -46,6 +46,7 @@ def stack() -> Iterator[LocalBundle]:
         schedule_interval=1.0,
         sqs_time_scale=0.0014,
         parameters={"LogLevel": "DEBUG"},
+        webhook_window_seconds=0.5,  # the workload waits for webhooks; production aggregates 1-5 min
     )
     try:
         with function_environment(

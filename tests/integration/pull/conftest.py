@@ -28,7 +28,13 @@ from .support import Bus, Company, PollQueue, Relay, call_webhook
 @pytest.fixture(scope="module")
 def qbo(local_aws: Any) -> Iterator[EmulatorServer]:
     """The emulator, with the bundle's settings and Intuit app secret pointing at it."""
-    server = EmulatorServer.start(port=0, time_scale=1.0, rate_limits=False, default_seed="minimal")
+    server = EmulatorServer.start(
+        port=0,
+        time_scale=1.0,
+        rate_limits=False,
+        default_seed="minimal",
+        webhook_batch_window_seconds=0.5,  # production aggregates for a minute; tests wait 5 s at most
+    )
     try:
         with bundle_on_emulator(server):
             yield server

@@ -248,6 +248,10 @@ class QuickBooksSettings {
       dateStyle: "medium",
       timeStyle: "short",
     }, "Not yet");
+    // Intuit's refresh token ends (100 days unused, five years at most): ask for a reconnect in time.
+    const soon = status.status === "connected" && Boolean(status.needs_reconnect_soon);
+    this.$('[data-field="reconnect_soon"]').hidden = !soon;
+    setTime(this.$('[data-field="reconnect_by"]'), soon ? status.reconnect_by : null, { dateStyle: "long" });
     this.$('[data-field="country_currency"]').textContent = [status.country, status.currency]
       .filter(Boolean)
       .join(" · ") || "—";

@@ -11,7 +11,11 @@ Single table (``TABLE_NAME``), string keys ``pk``/``sk``, TTL attribute ``expire
 pk                             sk                               what
 =============================  ===============================  ==========================================
 ``ACCOUNT#<account>``          ``CONNECTION``                   connection: status, realm, company,
-                                                                settings, tokens + ``token_version``;
+                                                                settings, tokens + ``token_version``,
+                                                                both refresh-token ends (rolling,
+                                                                ``refresh_hard_expires_at``) and the
+                                                                reconnect notice told
+                                                                (``reconnect_warnings``);
                                                                 ``gsi1pk=CONNECTED`` while connected;
                                                                 ``last_push_at``: last successful push
                                                                 (rewritten once a minute at most);

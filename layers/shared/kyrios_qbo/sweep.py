@@ -21,15 +21,17 @@ one CDC per interval. The tick (:func:`run_tick`):
 Two signals move the tick's cutoff (``store.sweep_signals``), both in constant time for whoever
 raises them:
 
-* **sweep everyone** (:func:`sweep_everyone`): a signed webhook we cannot read that names no company
-  stores "every company due by now + interval is due now" (= not polled since) and puts one
-  continuation on the queue; the tick does the paging, a page at a time, continuing as above;
+* **sweep everyone** (:func:`kyrios_qbo.webhook_signals.sweep_everyone`): a signed webhook we
+  cannot read that names no company stores "every company due by now + interval is due now" (= not
+  polled since) and puts one continuation on the queue; the tick does the paging, a page at a time,
+  continuing as above;
 * **silent webhooks**: when no verified delivery arrived for ``WebhookSilenceWindow`` while companies
   are connected (our endpoint down, Intuit stalled), the tick sweeps every company not polled for
   ``SilentSweepInterval`` (stretched by the same budget rule, never looser than the normal plan):
   the cutoff moves forward by the difference, so due times stay in normal-interval terms and a
-  company polled meanwhile is never nudged twice. A delivery ends it. Metric ``WebhooksSilent`` and
-  one log line per change of state say so.
+  company polled meanwhile is never nudged twice. A delivery ends it
+  (:func:`kyrios_qbo.webhook_signals.note_webhook`). Metric ``WebhooksSilent`` and one log line per
+  change of state say so.
 
 The tick never calls QuickBooks; nudged companies are polled one FIFO message group each.
 """
@@ -65,8 +67,6 @@ pushes and imports (the 80 % alarm watches the whole)."""
 PLAN_CACHE_SECONDS = 300.0
 CONTINUATION_KIND = "sweep-continuation"
 CONTINUATION_GROUP = "sweep"
-NOTE_WEBHOOK_SECONDS = 60.0
-"""A container records a verified delivery at most this often (silence is measured in hours)."""
 
 
 @dataclass(frozen=True)
@@ -174,33 +174,6 @@ def plan_cutoff(now: float, plan: IntervalPlan, companies: int, used: int) -> Cu
     _gauge("SweepEffectiveIntervalMinutes", interval / 60.0, "Count")
     due_by = max(now + (plan.interval_seconds - interval), signals.advance_until or 0.0)
     return Cutoff(due_by, silent, interval)
-
-
-def sweep_everyone(*, now: float | None = None) -> float:
-    """Make every company not polled since now due at once, and run the tick: one write and one
-    message whatever the number of companies. Returns the due-time cutoff stored."""
-    at = time.time() if now is None else now
-    until = at + current_interval(at)
-    signals_store.advance(until)
-    send_continuation(at)
-    return until
-
-
-_last_noted = 0.0
-
-
-def note_webhook(*, now: float | None = None) -> None:
-    """A verified webhook delivery arrived (what ends a silence). Written at most once a
-    :data:`NOTE_WEBHOOK_SECONDS` per container; never fails the webhook."""
-    global _last_noted
-    at = time.time() if now is None else now
-    if at - _last_noted < NOTE_WEBHOOK_SECONDS:
-        return
-    try:
-        signals_store.note_webhook(at)
-        _last_noted = at
-    except Exception as exc:
-        logger.warning("could not record the webhook delivery", extra={"error": str(exc)})
 
 
 _cached_interval: tuple[float, float] | None = None  # (interval seconds, read at)

@@ -9,10 +9,11 @@ failed one is acknowledged. So:
   companies are ignored and logged; 200;
 * signed but unreadable (not JSON, nested too deep, neither format, any size API Gateway delivers) →
   logged, and answered with a poll of every company it could concern: the realm ids a bounded scan
-  of its bytes finds (:func:`kyrios_qbo.webhooks.find_realm_ids`), or, when it names none (or too many),
-  a sweep of every connected company handed to the safety sweep (:func:`kyrios_qbo.sweep.sweep_everyone`:
-  one write and one continuation message, so the answer takes the same time at 10 or 100,000
-  companies; the sweep's ticks do the paging); 200, never a 4xx;
+  of its bytes finds (:func:`kyrios_qbo.webhooks.find_realm_ids`), or, when it names none (or too
+  many), a sweep of every connected company handed to the safety sweep
+  (:func:`kyrios_qbo.webhook_signals.sweep_everyone`: one write and one continuation message, so the
+  answer takes the same time at 10 or 100,000 companies; the sweep's ticks do the paging); 200,
+  never a 4xx;
 * the nudges could not be queued → 500, so Intuit retries (nothing about the content).
 
 A change to a company's ``Preferences`` (e.g. multi-currency turned on; Preferences/Update is a webhook
@@ -20,8 +21,8 @@ event, Intuit developer blog 2017-05-11) nudges nobody but marks the connection
 (``store.mark_company_changed``), so the pusher reads the company's setup again.
 
 Every correctly signed delivery also tells the sweep that webhooks arrive
-(:func:`kyrios_qbo.sweep.note_webhook`, at most one write a minute per container): a silent stream
-makes the sweep tighten.
+(:func:`kyrios_qbo.webhook_signals.note_webhook`, at most one write a minute per container): a
+silent stream makes the sweep tighten.
 
 A poll reads everything since the company's cursor, so polling a company that did not change only
 costs a CDC call: when in doubt, poll.
@@ -34,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kyrios_qbo import echoes, nudges, sweep, webhooks
+from kyrios_qbo import echoes, nudges, webhook_signals, webhooks
 from kyrios_qbo.observability import logger
 from kyrios_qbo.store import connections
 
@@ -66,9 +67,9 @@ def receive(
         logger.warning("webhook refused", extra={"status": exc.status, "reason": exc.reason})
         return WebhookAnswer(exc.status, {"message": exc.reason})
     except webhooks.MalformedPayload as exc:
-        sweep.note_webhook()
+        webhook_signals.note_webhook()
         return _unreadable(exc)
-    sweep.note_webhook()
+    webhook_signals.note_webhook()
 
     _mark_preferences_changed(notification)
     to_send: list[nudges.PollNudge] = []
@@ -113,7 +114,7 @@ def _unreadable(exc: webhooks.MalformedPayload) -> WebhookAnswer:
     )
     if not realm_ids:
         try:
-            sweep.sweep_everyone()
+            webhook_signals.sweep_everyone()
         except Exception as exc_sent:  # not stored or not queued: Intuit retries the delivery
             return _not_queued(exc_sent)
         return WebhookAnswer(200, {"nudged": 0, "ignored": 0, "echoes": 0, "unreadable": True, "swept": True})

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kyrios_qbo import polling, sweep
+from kyrios_qbo import polling, sweep, webhook_signals
 from kyrios_qbo.config import get_settings
 from kyrios_qbo.store import _dynamo, connections, sweep_signals
 from kyrios_qbo.store import sweep as sweep_store
@@ -38,7 +38,7 @@ def fresh_sweep_state(local_aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
         for key in keys:
             _dynamo.client().delete_item(TableName=_dynamo.table_name(), Key=key)
         sweep._cached_interval = None
-        sweep._last_noted = 0.0
+        webhook_signals._last_noted = 0.0
 
     monkeypatch.setenv("WEBHOOK_SILENCE_MINUTES", str(30 * 1440))
     get_settings.cache_clear()
@@ -254,7 +254,7 @@ def test_silent_webhooks_tighten_the_sweep_and_a_delivery_relaxes_it(
     assert sweep_store.get_plan().interval_seconds == DAY  # polls still schedule by the normal plan
 
     caplog.clear()
-    sweep.note_webhook(now=started + 3 * HOUR + 60)  # what the webhook function does on a delivery
+    webhook_signals.note_webhook(now=started + 3 * HOUR + 60)  # what the webhook function does on a delivery
     with caplog.at_level(logging.INFO):
         resumed = sweep.run_tick(now=started + 3 * HOUR + 120)
     assert not resumed.webhooks_silent and resumed.effective_interval_seconds == DAY

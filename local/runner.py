@@ -259,6 +259,10 @@ class LocalBundle:
             use_local_aws(moto.endpoint_url)
             # No X-Ray daemon on a laptop; metrics still go to stdout as EMF when logs are on.
             os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+            webhook_config: dict[str, Any] = (
+                {} if webhook_window_seconds is None
+                else {"webhook_batch_window_seconds": webhook_window_seconds}
+            )
             emulator = EmulatorServer.start(
                 port=emulator_port,
                 time_scale=time_scale,
@@ -266,11 +270,7 @@ class LocalBundle:
                 # companies start nearly empty: tests and the bench count the records and calls
                 # their own work makes ("sandbox" = what a fresh Intuit sandbox company holds)
                 default_seed=emulator_seed,
-                **(
-                    {"webhook_batch_window_seconds": webhook_window_seconds}
-                    if webhook_window_seconds is not None
-                    else {}
-                ),
+                **webhook_config,
             )
             issuer, audiences = template_issuer_and_audiences(template)
             front = FrontDoor(

@@ -6,7 +6,8 @@ with new seeds, for a bounded time; prints the summed counts and exits 1 if any 
 Each round is one pytest run of the folder with ``RELIABILITY_PROFILE=soak`` (every workload, fault
 batch and fuzz budget multiplied by ``--scale``) and ``RELIABILITY_SEED`` = seed + round, so a failing
 round replays exactly with ``RELIABILITY_PROFILE=soak RELIABILITY_SEED=<n> pytest tests/reliability``.
-A round that would outlive the time budget is stopped (and counts as failed).
+A round that would outlive the time budget is stopped (and counts as failed). Each round also runs the
+books property (``tests/integration/pusher/test_pusher_taxes_property.py``) with new draws.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ MIN_ROUND_SECONDS = 60.0
 """A round is not started with less time than this left."""
 
 
+# The books property (issue 16) explores new documents every round too: 10 × scale per tax regime
+# (about 330 pushes a round at the default scale 4: a longer soak, MINUTES=60, draws thousands).
+TAXES_PROPERTY = "tests/integration/pusher/test_pusher_taxes_property.py"
+TAXES_EXAMPLES_PER_SCALE = 10
+
+
 def run_round(seed: int, scale: int, workers: int, seconds_left: float) -> tuple[int, dict[str, int]]:
     handle, counts_file = tempfile.mkstemp(prefix="kyrios-soak-", suffix=".json")
     os.close(handle)
@@ -45,8 +52,9 @@ def run_round(seed: int, scale: int, workers: int, seconds_left: float) -> tuple
         "RELIABILITY_SEED": str(seed),
         "RELIABILITY_SCALE": str(scale),
         "RELIABILITY_COUNTS_FILE": counts_file,
+        "TAXES_EXAMPLES": str(TAXES_EXAMPLES_PER_SCALE * scale),
     }
-    command = [sys.executable, "-m", "pytest", "tests/reliability", "-q"]
+    command = [sys.executable, "-m", "pytest", "tests/reliability", TAXES_PROPERTY, "-q"]
     if workers > 1:
         command += ["-n", str(workers)]
     try:

@@ -2,12 +2,15 @@
 
 Hypothesis generates invoices and sales receipts (1–20 lines, quantities, line and invoice discounts,
 prices with or without tax, Kyrios rounding tax once per rate per document or on every line), pushes each
-through the real pusher handler into the emulator, and checks QBO's TotalAmt, tax per rate and the
-Balance after a payment of the total against Kyrios's figures, with no refusal.
+through the real pusher handler into the emulator, and checks QBO's TotalAmt, tax per rate, the
+Balance after a payment of the total, every line's quantity and the customer's currency against Kyrios's
+figures, with no refusal.
 
-Examples per regime: ``TAXES_EXAMPLES`` (default 10; 8 regimes, so ~80 pushes in ``make test``: a push
-through moto and the emulator costs about a second here). ``make test`` draws the same examples every
-run; look further with ``HYPOTHESIS_PROFILE=explore TAXES_EXAMPLES=200 pytest <this file>``.
+Examples per regime: ``TAXES_EXAMPLES`` (default 30; 8 regimes + the foreign-currency case, so ~250
+pushes in ``make test``: a push through moto and the emulator costs about a second here). ``make test``
+draws the same examples every run. ``make soak`` draws new ones every round (``TAXES_EXAMPLES`` = 10 ×
+its scale per regime: thousands in an hour-long soak); or run
+``HYPOTHESIS_PROFILE=explore TAXES_EXAMPLES=200 pytest <this file>``.
 
 Kyrios sends ``tax_total`` only, not tax per rate: when rounding per document and per line give the same
 total but split it differently, the split cannot be known and either is accepted.
@@ -36,7 +39,7 @@ from tests.integration.pusher.conftest import (
     tax,
 )
 
-EXAMPLES = int(os.environ.get("TAXES_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("TAXES_EXAMPLES", "30"))
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 
@@ -211,7 +214,7 @@ def _by_percent(drawn: dict[str, Any], per_tax: dict[str, Decimal]) -> dict[Deci
 
 @pytest.mark.parametrize("regime", sorted(REGIMES))
 def test_qbo_equals_kyrios_to_the_cent(regime: str, connect: Any, run_pusher: Any, ctl: Any) -> None:
-    country, _, _ = REGIMES[regime]
+    country, currency, _ = REGIMES[regime]
     account = connect(country, **COMPANIES.get(regime, {}))
 
     @settings(max_examples=EXAMPLES, deadline=None,
@@ -251,8 +254,24 @@ def test_qbo_equals_kyrios_to_the_cent(regime: str, connect: Any, run_pusher: An
         assert qbo_per_rate in accepted
         if not receipt:
             assert money(qbo["Balance"]) == Decimal(0)
+        _assert_lines_keep_kyrios_quantities(document, qbo)
+        customer = next(c for c in qbo_objects(ctl, account.realm_id, "Customer")
+                        if c["Id"] == qbo["CustomerRef"]["value"])
+        assert (customer.get("CurrencyRef") or {}).get("value", currency) == currency
 
     check()
+
+
+def _assert_lines_keep_kyrios_quantities(document: dict[str, Any], qbo: dict[str, Any]) -> None:
+    """Each Kyrios line is a QBO line with Kyrios's quantity, and QBO's Amount = round(Qty × UnitPrice)
+    (a rounding-adjustment line, when one was needed, comes after them)."""
+    sales = [x for x in qbo["Line"] if x["DetailType"] == "SalesItemLineDetail"]
+    assert len(sales) >= len(document["lines"])
+    for kyrios, line_ in zip(document["lines"], sales, strict=False):
+        detail = line_["SalesItemLineDetail"]
+        assert Decimal(str(detail["Qty"])) == Decimal(kyrios["quantity"]), (kyrios, line_)
+        product = Decimal(str(detail["Qty"])) * Decimal(str(detail["UnitPrice"]))
+        assert _cents(product) == money(line_["Amount"]), line_
 
 
 FOREIGN_EXAMPLES = max(3, EXAMPLES // 2)

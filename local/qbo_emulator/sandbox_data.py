@@ -11,7 +11,9 @@ Services), as data for sandbox_seed.py. Sources:
   (batch-response.json, cassette spec/vcr/batch/basic.yml), "Sales of Product Income" 79, "Cost of
   Goods Sold" 80, "Inventory Asset" 81 (D: Intuit's Item reference, "Create an inventory item"
   sample), "Discounts given" 86 (I: python-quickbooks tests/integration/test_estimate.py sends
-  DiscountAccountRef 86 "Discounts given" to its sandbox and reads it back). Other accounts take the
+  DiscountAccountRef 86 "Discounts given" to its sandbox and reads it back), "Visa" 42, a Credit Card
+  account (I: python-quickbooks tests/integration/test_purchase.py pays a Purchase from AccountRef 42
+  "Visa" in its sandbox and reads it back). Other accounts take the
   lowest free ids (E).
 - ITEMS keep the sandbox's item ids (Item 1 "Services" comes from the minimal seed): 3 Concrete,
   4 Design, 5 Rock Fountain, 7 Installation, 10 Pest Control, 11 Pump, 13 Rocks as in the captured
@@ -28,6 +30,7 @@ ACCOUNTS = [
     ("Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
     ("Checking", "Bank", "Checking"),
     ("Savings", "Bank", "Savings"),
+    ("Visa", "Credit Card", "CreditCard"),
     ("Inventory Asset", "Other Current Asset", "Inventory"),
     ("Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
     ("Design income", "Income", "ServiceFeeIncome"),
@@ -89,6 +92,7 @@ ACCOUNT_IDS = {
     "Cost of Goods Sold": 80,
     "Inventory Asset": 81,
     "Discounts given": 86,
+    "Visa": 42,
 }
 # display name, given, family, company, e-mail, Taxable, (line1, city, state, zip), parent customer Id
 CUSTOMERS: list[tuple[str, str, str, str, str, bool, tuple[str, str, str, str], int | None]] = [

@@ -87,11 +87,12 @@ def test_customer_ids_names_and_jobs_as_captured(sandbox_co: Target) -> None:
 
 
 def test_account_and_item_ids_as_captured(sandbox_co: Target) -> None:
-    """SR, BATCH, D-item, PQ: the accounts clients hard-code have the sandbox's ids."""
+    """SR, BATCH, D-item, PQ: the accounts clients hard-code have the sandbox's ids (42 "Visa": PQ
+    test_purchase.py pays from AccountRef 42 and reads it back)."""
     rows = _rows(sandbox_co, "SELECT * FROM Account MAXRESULTS 1000", "Account")
     accounts = {a["Id"]: a["Name"] for a in rows}
     expected = {"4": "Undeposited Funds", "35": "Checking", "79": "Sales of Product Income",
-                "80": "Cost of Goods Sold", "81": "Inventory Asset", "86": "Discounts given"}
+                "80": "Cost of Goods Sold", "81": "Inventory Asset", "86": "Discounts given", "42": "Visa"}
     assert {k: accounts.get(k) for k in expected} == expected
     items = {i["Id"]: i["Name"] for i in _rows(sandbox_co, "SELECT * FROM Item MAXRESULTS 1000", "Item")}
     assert items["1"] == "Services" and items["4"] == "Design" and items["10"] == "Pest Control"

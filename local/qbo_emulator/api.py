@@ -197,11 +197,11 @@ def _dispatch(emu: Emulator, company: Company, books: Books, realm: str, rest: s
         raise _unsupported(realm, rest)
     if method == "GET" and len(parts) == 2:
         rec = books.get_live(spec.name, parts[1])
-        return json_response(200, {spec.name: with_includes(realm, spec.name, rec.data), "time": now})
+        return json_response(200, {spec.key: with_includes(realm, spec.name, rec.data), "time": now})
     if method == "POST" and len(parts) == 1:
         body = _read_body()
         obj = write(books, spec.name, body, request.args.get("operation"), request.args.get("include"))
-        return json_response(200, {spec.name: with_includes(realm, spec.name, obj), "time": now})
+        return json_response(200, {spec.key: with_includes(realm, spec.name, obj), "time": now})
     raise _unsupported(realm, rest)
 
 
@@ -352,7 +352,7 @@ def cdc(emu: Emulator, company: Company) -> dict[str, Any]:
     responses: list[dict[str, Any]] = []
     for spec in specs:
         rows = per_entity[spec.name]
-        responses.append({spec.name: rows, "startPosition": 1, "maxResults": len(rows)} if rows else {})
+        responses.append({spec.key: rows, "startPosition": 1, "maxResults": len(rows)} if rows else {})
     return {"CDCResponse": [{"QueryResponse": responses}], "time": _now_local(emu, company)}
 
 
@@ -400,4 +400,4 @@ def _batch_item(emu: Emulator, company: Company, books: Books, item: dict[str, A
     if op == "create" and "Id" in obj:
         obj = {k: v for k, v in obj.items() if k != "Id"}
     result = write(books, spec.name, obj, op if op in ("void", "delete", "update") else None)
-    return {spec.name: result}
+    return {spec.key: result}

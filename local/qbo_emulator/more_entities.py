@@ -111,7 +111,10 @@ def update(books: Books, rec: Record, given: dict[str, Any], sparse: bool) -> No
         rec.next_line_id = books._store_next_line
         rec.data = built
     elif entity == "Bill":
+        if not sparse:
+            merged["LinkedTxn"] = rec.data.get("LinkedTxn", [])
         rec.data = _bill(books, merged)
+        rec.data["Balance"] = rec.data["TotalAmt"] - _paid(books, rec.id)
     else:
         raise KeyError(entity)
 
@@ -161,49 +164,7 @@ def _bill(books: Books, data: dict[str, Any]) -> dict[str, Any]:
         raise faults.required_param("VendorRef")
     vendor = books.resolve_ref("Vendor", data["VendorRef"])
     data["VendorRef"] = {"value": vendor.id, "name": vendor.data.get("DisplayName")}
-    lines = data.get("Line")
-    if not isinstance(lines, list) or not lines:
-        raise faults.required_param("Line")
-    out: list[dict[str, Any]] = []
-    total = ZERO
-    for i, raw in enumerate(lines):
-        if not isinstance(raw, dict):
-            raise faults.malformed_body("Line")
-        line = copy.deepcopy(raw)
-        dtype = line.get("DetailType")
-        if dtype == "AccountBasedExpenseLineDetail":
-            detail = line.get(dtype) or {}
-            acct = books.resolve_ref("Account", detail.get("AccountRef") or None)
-            detail["AccountRef"] = {"value": acct.id, "name": acct.data.get("Name")}
-            detail.setdefault("BillableStatus", "NotBillable")
-            detail.setdefault("TaxCodeRef", {"value": "NON"})
-            if line.get("Amount") is None:
-                raise faults.required_param("Line.Amount")
-            amount = money(line["Amount"])
-        elif dtype == "ItemBasedExpenseLineDetail":
-            detail = line.get(dtype) or {}
-            item = books.resolve_ref("Item", detail.get("ItemRef") or None)
-            detail["ItemRef"] = {"value": item.id, "name": item.data.get("Name")}
-            detail.setdefault("BillableStatus", "NotBillable")
-            qty, price = detail.get("Qty"), detail.get("UnitPrice")
-            if qty is not None and price is not None:
-                amount = money(Decimal(str(qty)) * Decimal(str(price)))
-                detail["Qty"], detail["UnitPrice"] = plain(qty), plain(price)
-            elif line.get("Amount") is not None:
-                amount = money(line["Amount"])
-            else:
-                raise faults.required_param("Line.Amount")
-        elif dtype is None:
-            raise faults.required_param("Line.DetailType")
-        else:
-            raise faults.business_validation(f"Unsupported line DetailType {dtype} for Bill.")
-        line[dtype] = detail
-        line["Id"] = str(line.get("Id") or i + 1)
-        line["LineNum"] = i + 1
-        line["Amount"] = amount
-        total += amount
-        out.append(line)
-    data["Line"] = out
+    data["Line"], total = expense_lines(books, data.get("Line"), "Bill")
     data["TxnDate"] = books._txn_date(data)
     data.setdefault(
         "DueDate", (datetime.fromisoformat(data["TxnDate"]) + timedelta(days=30)).date().isoformat()
@@ -220,3 +181,74 @@ def _bill(books: Books, data: dict[str, Any]) -> dict[str, Any]:
 def _resolved(books: Books, entity: str, ref: Any) -> dict[str, str]:
     rec = books.resolve_ref(entity, ref)
     return {"value": rec.id, "name": str(rec.data.get("Name") or rec.data.get("DisplayName") or "")}
+
+
+def expense_lines(books: Books, lines: Any, entity: str) -> tuple[list[dict[str, Any]], Decimal]:
+    """Bill / Purchase / PurchaseOrder lines: ``AccountBasedExpenseLineDetail`` (needs ``AccountRef``) or
+    ``ItemBasedExpenseLineDetail`` (needs ``ItemRef``; Qty x UnitPrice when both are given), an optional
+    ``CustomerRef`` (billable to a customer) resolved; returns the lines and their total."""
+    if not isinstance(lines, list) or not lines:
+        raise faults.required_param("Line")
+    out: list[dict[str, Any]] = []
+    total = ZERO
+    for i, raw in enumerate(lines):
+        if not isinstance(raw, dict):
+            raise faults.malformed_body("Line")
+        line = copy.deepcopy(raw)
+        dtype = line.get("DetailType")
+        if dtype == "AccountBasedExpenseLineDetail":
+            detail = _detail(line, dtype)
+            acct = books.resolve_ref("Account", detail.get("AccountRef") or None)
+            detail["AccountRef"] = {"value": acct.id, "name": acct.data.get("Name")}
+            detail.setdefault("BillableStatus", "NotBillable")
+            detail.setdefault("TaxCodeRef", {"value": "NON"})
+            if line.get("Amount") is None:
+                raise faults.required_param("Line.Amount")
+            amount = money(line["Amount"])
+        elif dtype == "ItemBasedExpenseLineDetail":
+            detail = _detail(line, dtype)
+            item = books.resolve_ref("Item", detail.get("ItemRef") or None)
+            detail["ItemRef"] = {"value": item.id, "name": item.data.get("Name")}
+            detail.setdefault("BillableStatus", "NotBillable")
+            qty, price = detail.get("Qty"), detail.get("UnitPrice")
+            if qty is not None and price is not None:
+                amount = money(Decimal(str(qty)) * Decimal(str(price)))
+                detail["Qty"], detail["UnitPrice"] = plain(qty), plain(price)
+            elif line.get("Amount") is not None:
+                amount = money(line["Amount"])
+            else:
+                raise faults.required_param("Line.Amount")
+        elif dtype is None:
+            raise faults.required_param("Line.DetailType")
+        else:
+            raise faults.business_validation(f"Unsupported line DetailType {dtype} for {entity}.")
+        if detail.get("CustomerRef"):
+            cust = books.resolve_ref("Customer", detail["CustomerRef"])
+            detail["CustomerRef"] = {"value": cust.id, "name": cust.data.get("DisplayName")}
+        line[dtype] = detail
+        line["Id"] = str(line.get("Id") or i + 1)
+        line["LineNum"] = i + 1
+        line["Amount"] = amount
+        total += amount
+        out.append(line)
+    return out, total
+
+
+def _detail(line: dict[str, Any], dtype: str) -> dict[str, Any]:
+    detail = line.get(dtype) or {}
+    if not isinstance(detail, dict):
+        raise faults.malformed_body(f"Line.{dtype}")
+    return detail
+
+
+def _paid(books: Books, bill_id: str) -> Decimal:
+    """What the company's bill payments apply to a bill (its Balance is the rest, D)."""
+    return sum(
+        (
+            money(line["Amount"])
+            for bp in books.co.live("BillPayment")
+            for line in bp.data.get("Line", [])
+            if any(str(link.get("TxnId")) == bill_id for link in line.get("LinkedTxn", []))
+        ),
+        ZERO,
+    )

@@ -451,4 +451,4 @@ def run(q: Query, objects: list[dict[str, Any]], tz: Any) -> dict[str, Any]:
         page = [{k: v for k, v in o.items() if k in wanted} | {"domain": "QBO", "sparse": True} for o in page]
     if not page:
         return {}
-    return {q.entity.name: page, "startPosition": q.start, "maxResults": len(page)}
+    return {q.entity.key: page, "startPosition": q.start, "maxResults": len(page)}

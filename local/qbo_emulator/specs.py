@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-_COMMON = ["Id", "SyncToken", "domain", "sparse", "MetaData", "status"]
-_PERSON = [
+_COMMON: list[str] = ["Id", "SyncToken", "domain", "sparse", "MetaData", "status"]
+_PERSON: list[str] = [
     "Title",
     "GivenName",
     "MiddleName",
@@ -23,7 +24,7 @@ _PERSON = [
     "V4IDPseudonym",
     "Source",
 ]
-_TXN = [
+_TXN: list[str] = [
     "CustomField",
     "DocNumber",
     "TxnDate",
@@ -82,16 +83,22 @@ class EntitySpec:
     creatable: bool = True
     deletable: bool = False
     voidable: bool = False
+    json_name: str = ""  # the object's key in answers when it is not the entity name
 
     @property
     def path(self) -> str:
         return self.name.lower()
 
+    @property
+    def key(self) -> str:
+        """Key of the object in read / write / query / batch / CDC answers."""
+        return self.json_name or self.name
+
     def known_sorted(self) -> list[str]:
         return sorted(self.known)
 
 
-def _spec(name: str, fields: list[str], kind: str, **kw: bool) -> EntitySpec:
+def _spec(name: str, fields: list[str], kind: str, **kw: Any) -> EntitySpec:
     return EntitySpec(name, frozenset(_COMMON + fields), kind, **kw)
 
 
@@ -462,6 +469,9 @@ SPECS: dict[str, EntitySpec] = {
     ]
 }
 
+from .specs_more import MORE_SPECS  # noqa: E402  (it builds on _spec's pieces above)
+
+SPECS.update({s.name: s for s in MORE_SPECS})
 BY_PATH: dict[str, EntitySpec] = {s.path: s for s in SPECS.values()}
 NAME_ENTITIES = ("Customer", "Vendor", "Employee")
 CURRENCY_NAMES = {

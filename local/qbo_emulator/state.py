@@ -146,6 +146,14 @@ ID_GROUPS = {
     "Estimate": "txn",
     "CreditMemo": "txn",
     "Bill": "txn",
+    # QBO numbers every transaction from one sequence (E for the entities below, as for the ones above)
+    "Deposit": "txn",
+    "RefundReceipt": "txn",
+    "Purchase": "txn",
+    "BillPayment": "txn",
+    "PurchaseOrder": "txn",
+    "Transfer": "txn",
+    "CreditCardPayment": "txn",
 }
 
 

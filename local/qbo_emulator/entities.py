@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from . import faults, money_entities, more_entities
+from . import activity_entities, faults, money_entities, more_entities
 from .jsonfmt import money, plain
 from .specs import SPECS, EntitySpec, currency_ref
 from .state import Company, EmulatorState, Record
@@ -124,6 +124,8 @@ class Books:
             rec: Record = maker(body, created)
         elif entity in money_entities.ENTITIES:
             rec = money_entities.create(self, entity, body, created)
+        elif entity in activity_entities.ENTITIES:
+            rec = activity_entities.create(self, entity, body, created)
         else:
             rec = more_entities.create(self, entity, body, created)
         if emit:
@@ -157,6 +159,8 @@ class Books:
             more_entities.update(self, rec, given, sparse)
         elif entity in money_entities.ENTITIES:
             money_entities.update(self, rec, given, sparse)
+        elif entity in activity_entities.ENTITIES:
+            activity_entities.update(self, rec, given, sparse)
         else:
             self._update_generic(rec, given, sparse)
         self.state.touch(self.co, rec)

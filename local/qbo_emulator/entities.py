@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from . import activity_entities, faults, money_entities, more_entities
+from . import activity_entities, currency_entities, faults, money_entities, more_entities
 from .jsonfmt import money, plain
 from .specs import SPECS, EntitySpec, currency_ref
 from .state import Company, EmulatorState, Record
@@ -126,6 +126,8 @@ class Books:
             rec = money_entities.create(self, entity, body, created)
         elif entity in activity_entities.ENTITIES:
             rec = activity_entities.create(self, entity, body, created)
+        elif entity in currency_entities.ENTITIES:
+            rec = currency_entities.create(self, entity, body, created)
         else:
             rec = more_entities.create(self, entity, body, created)
         if emit:
@@ -161,6 +163,8 @@ class Books:
             money_entities.update(self, rec, given, sparse)
         elif entity in activity_entities.ENTITIES:
             activity_entities.update(self, rec, given, sparse)
+        elif entity in currency_entities.ENTITIES:
+            currency_entities.update(self, rec, given, sparse)
         else:
             self._update_generic(rec, given, sparse)
         self.state.touch(self.co, rec)

@@ -1,5 +1,6 @@
 """Properties of the entities added for issue 20's second round (Deposit, RefundReceipt, Purchase,
-BillPayment, PurchaseOrder, Transfer, CreditCardPayment, TimeActivity, Attachable): the attribute
+BillPayment, PurchaseOrder, Transfer, CreditCardPayment, TimeActivity, Attachable, CompanyCurrency,
+ExchangeRate): the attribute
 lists of Intuit's API reference pages for each entity
 (https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/<entity>), checked
 against what python-quickbooks 0.9.12 serialises for each object (its ``to_json`` of an empty object
@@ -174,6 +175,12 @@ MORE_SPECS = [
             "AttachableRef",
         ],
         deletable=True,
+    ),
+    EntitySpec("CompanyCurrency", frozenset([*_COMMON, "Code", "Name", "Active", "CustomField"]), "list"),
+    EntitySpec(
+        "ExchangeRate",
+        frozenset([*_COMMON, "SourceCurrencyCode", "TargetCurrencyCode", "Rate", "AsOfDate", "CustomField"]),
+        "list",
     ),
     EntitySpec(
         "Attachable",

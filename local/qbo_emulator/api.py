@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
-from . import faults, jsonfmt, metering, query
+from . import faults, jsonfmt, metering, query, recurring
 from .entities import Books, check_id
 from .specs import SPECS, find_spec
 from .state import CachedResponse, Company, Record
@@ -232,6 +232,8 @@ def write(
     SalesReceipt, ``?operation=update&include=void`` with a sparse ``{Id, SyncToken}`` body.
     """
     op = (operation or "").lower()
+    if entity == recurring.ENTITY:  # {<Type>: {...}} bodies, their own create / update / delete
+        return recurring.write(books, body, op)
     if (include or "").lower() == "void":
         if op not in ("", "update"):
             raise faults.QboError(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import faults
+from . import faults, recurring
 from .specs import EntitySpec, find_spec
 from .timefmt import parse_datetime
 
@@ -436,6 +436,9 @@ ACTIVE_FILTERED = (
 def run(q: Query, objects: list[dict[str, Any]], tz: Any) -> dict[str, Any]:
     """Filter, sort and page; returns the ``QueryResponse`` object."""
     rows = objects
+    recurring_rows = q.entity.name == recurring.ENTITY
+    if recurring_rows:  # stored {Type: template}; filtered and sorted as one flat row
+        rows = [recurring.flat(o) for o in rows]
     if q.entity.name in ACTIVE_FILTERED and not any(c.field == "Active" for c in q.where):
         rows = [o for o in rows if o.get("Active", True) is not False]
     for cond in q.where:
@@ -451,4 +454,6 @@ def run(q: Query, objects: list[dict[str, Any]], tz: Any) -> dict[str, Any]:
         page = [{k: v for k, v in o.items() if k in wanted} | {"domain": "QBO", "sparse": True} for o in page]
     if not page:
         return {}
+    if recurring_rows:
+        page = [recurring.wrap(o) for o in page]
     return {q.entity.key: page, "startPosition": q.start, "maxResults": len(page)}

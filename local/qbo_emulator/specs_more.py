@@ -176,6 +176,29 @@ MORE_SPECS = [
         ],
         deletable=True,
     ),
+    EntitySpec(
+        "RecurringTransaction",
+        frozenset(
+            [
+                *_COMMON,
+                "Type",
+                "Invoice",
+                "Estimate",
+                "CreditMemo",
+                "SalesReceipt",
+                "RefundReceipt",
+                "Bill",
+                "Purchase",
+                "PurchaseOrder",
+                "Deposit",
+                "Transfer",
+                "JournalEntry",
+                "VendorCredit",
+            ]
+        ),
+        "txn",
+        deletable=True,
+    ),
     EntitySpec("CompanyCurrency", frozenset([*_COMMON, "Code", "Name", "Active", "CustomField"]), "list"),
     EntitySpec(
         "ExchangeRate",

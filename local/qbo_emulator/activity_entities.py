@@ -60,6 +60,8 @@ def _number(data: dict[str, Any], key: str) -> Decimal | None:
         value = Decimal(str(raw))
     except InvalidOperation as exc:
         raise faults.invalid_value(key, f"Invalid number: {raw}") from exc
+    if not value.is_finite():
+        raise faults.invalid_value(key, f"Invalid number: {raw}")
     if value < 0:
         raise faults.business_validation(f"{key} cannot be negative.")
     return value
@@ -89,6 +91,8 @@ def _time_activity(books: Books, data: dict[str, Any]) -> dict[str, Any]:
             end = datetime.fromisoformat(str(data["EndTime"]))
         except ValueError as exc:
             raise faults.invalid_value("StartTime", "Invalid StartTime or EndTime") from exc
+        if (start.tzinfo is None) != (end.tzinfo is None):
+            raise faults.invalid_value("EndTime", "StartTime and EndTime: both with an offset or neither.")
         breaks = int(data.get("BreakHours") or 0) * 60 + int(data.get("BreakMinutes") or 0)
         minutes = int((end - start).total_seconds() // 60) - breaks
         if minutes < 0:

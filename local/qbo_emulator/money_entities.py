@@ -65,6 +65,8 @@ def _amount(value: Any, name: str) -> Decimal:
         amount = money(value)
     except (InvalidOperation, ValueError, TypeError) as exc:
         raise faults.invalid_value(name, f"Invalid number: {value}") from exc
+    if not amount.is_finite():
+        raise faults.invalid_value(name, f"Invalid number: {value}")
     if amount < 0:
         raise faults.business_validation(f"{name} cannot be negative.")
     return amount

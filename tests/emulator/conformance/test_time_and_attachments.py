@@ -59,3 +59,18 @@ def test_attachable_note_on_a_vendor(target: Target) -> None:
     assert _ok(target.get(f"attachable/{made['Id']}"))["Attachable"]["Note"] == "Note updated"
     missing = {"EntityRef": {"type": "Vendor", "value": "999999"}}
     assert target.post("attachable", {"AttachableRef": [missing], "Note": "x"}).status_code == 400
+
+
+def test_bad_numbers_and_times_get_a_400(target: Target) -> None:
+    """Bad input is a 400 with a reason, never a 500 (the module fixture counts unexpected errors):
+    NaN amounts, a non-number CostRate, an EndTime without the StartTime's offset (E: QBO's exact
+    answers are not captured)."""
+    bank = _ok(target.post("account", {"Name": target.unique("Bank"), "AccountType": "Bank"}))["Account"]
+    other = _ok(target.post("account", {"Name": target.unique("Bank"), "AccountType": "Bank"}))["Account"]
+    nan = {"Amount": "NaN", "FromAccountRef": {"value": bank["Id"]}, "ToAccountRef": {"value": other["Id"]}}
+    assert target.post("transfer", nan).status_code == 400
+    emp = _ok(target.post("employee", {"GivenName": "Bad", "FamilyName": target.unique("Input")}))["Employee"]
+    base = {"NameOf": "Employee", "EmployeeRef": {"value": emp["Id"]}}
+    assert target.post("timeactivity", base | {"Hours": 1, "CostRate": "NaN"}).status_code == 400
+    mixed = {"StartTime": "2016-07-22T10:00:00-07:00", "EndTime": "2016-07-22T11:00:00"}
+    assert target.post("timeactivity", base | mixed).status_code == 400

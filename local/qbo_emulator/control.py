@@ -24,10 +24,19 @@ class EmulatorControl:
         self._session = requests.Session()
 
     def _call(
-        self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         resp = self._session.request(
-            method, f"{self.base_url}/_emulator{path}", json=body, params=params, timeout=self.timeout
+            method,
+            f"{self.base_url}/_emulator{path}",
+            json=body,
+            params=params,
+            timeout=timeout or self.timeout,
         )
         if resp.status_code >= 400:
             raise EmulatorControlError(f"{method} {path} -> {resp.status_code}: {resp.text}")
@@ -107,7 +116,9 @@ class EmulatorControl:
     def seed(self, realm: str, **objects: list[dict[str, Any]]) -> dict[str, list[str]]:
         """Bulk-create without webhooks: customers=[...], items=[...], invoices=[...], payments=[...], ...
         Each object may carry ``MetaData: {"CreateTime": iso, "LastUpdatedTime": iso}`` and ``TxnDate``."""
-        return dict(self._call("POST", "/seed", {"realm": realm, **objects}))
+        # Its time grows with what is seeded (thousands of invoices on a busy machine take over 30 s).
+        body = {"realm": realm, **objects}
+        return dict(self._call("POST", "/seed", body, timeout=max(self.timeout, 300.0)))
 
     # ------------------------------------------------------------------ apps & OAuth
     def apps(self) -> list[dict[str, Any]]:

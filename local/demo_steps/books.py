@@ -128,6 +128,7 @@ def _connect_ca(story: Story, result: StepResult) -> Company:
     outcome = ca.ui.finish_connect(ca.user.approve(ca.ui.connect()).url)
     story.check(result, outcome.get("quickbooks") == "connected",
                 f"{CA_ACCOUNT}: connected to {name} (CA, CAD) → {outcome}")
+    story.companies[CA_ACCOUNT] = ca  # disconnected with the others in the last step
     return ca
 
 

@@ -628,7 +628,7 @@ class Story:
     # ------------------------------------------------------------------ 9
     def step_disconnect(self, result: StepResult) -> None:
         control = self.stack.emulator.control
-        for company in (self.us, self.gb):
+        for company in list(self.companies.values()):
             answer = company.ui.disconnect()
             body = (
                 answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}

@@ -49,6 +49,7 @@ def usage_of(
     usage.detail["aws_calls"] = {
         f"{service}:{operation}": n for (service, operation), n in sorted(calls.items())
     }
+    usage.detail["dynamodb_write_units_by_key"] = snapshot.writes_by_key()
     for function_id, invocations in snapshot.invocations.items():
         usage.lambda_invocations += invocations.count
         usage.lambda_gb_seconds += invocations.gb_seconds
@@ -71,6 +72,10 @@ def usage_of(
         usage.detail["emf_bytes"] = sum(logs.emf_bytes.values())
         usage.detail["emf_documents"] = sum(logs.emf_documents.values())
         usage.detail["custom_metrics"] = sorted(logs.metrics)
+    if documents > 0:
+        usage.detail["dynamodb_write_units_per_document"] = {
+            k: round(n / documents, 3) for k, n in usage.detail["dynamodb_write_units_by_key"].items()
+        }
     if model is not None and documents > 0:
         usage.detail["in_process_kms_requests"] = usage.kms_requests
         usage.detail["in_process_secrets_manager_calls"] = usage.secrets_manager_calls

@@ -4,6 +4,9 @@
   ones Powertools creates for idempotency), counting ``(service, operation)`` and the items/entries
   each call carries. Calls made while a function runs are attributed to it; the rest (the local
   stack's SQS pollers, the bench itself) go under ``harness``.
+- DynamoDB writes: each item written is also counted by operation and key shape (``key_shape``: the
+  table's key with ids left out, e.g. ``REALM#/RATE#QBO``), so the results can say which writes a
+  pushed document costs.
 - Lambda: ``LocalFunction.invoke`` is wrapped to time every invocation (GB-seconds = memory from the
   template × measured duration) and to mark the thread as "inside function X".
 - QBO: the emulator's request log (counted per company and endpoint).
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -23,7 +27,10 @@ from typing import Any
 import botocore.session
 
 HARNESS = "harness"
+_TAG = re.compile(r"[A-Z][A-Z_]*")  # a key's tag (``REALM``, ``MAP``), not an id or a timestamp
+_KIND = re.compile(r"[a-z][a-z_]*")  # a kind after a tag (``MAP#invoice#...``)
 RECENT_EVENTS = 5
+_WRITE_UNITS = {"TransactWriteItems": 2}  # AWS bills transactional writes twice
 _ITEM_PARAMS = {
     ("dynamodb", "BatchGetItem"): lambda p: sum(
         len(v.get("Keys", [])) for v in p.get("RequestItems", {}).values()
@@ -54,6 +61,7 @@ class Counters:
         self.calls: Counter[tuple[str, str, str]] = Counter()  # (who, service, operation)
         self.items: Counter[tuple[str, str, str]] = Counter()
         self.fifo_calls: Counter[str] = Counter()  # who -> SQS calls to FIFO queues
+        self.writes: Counter[tuple[str, str, str]] = Counter()  # (who, operation, key shape) -> WRUs
         self.invocations: dict[str, Invocations] = {}
         self.recent_events: dict[str, list[Any]] = {}  # function -> its last few events (replayed by probes)
         self.started: dict[str, list[float]] = {}  # function -> monotonic start of each invocation
@@ -96,11 +104,14 @@ class Counters:
             except (TypeError, AttributeError):
                 carried = 1
         fifo = service == "sqs" and str(body.get("QueueUrl", "")).endswith(".fifo")
+        written = written_keys(operation, body) if service == "dynamodb" else []
         with self._lock:
             self.calls[(who, service, operation)] += 1
             self.items[(who, service, operation)] += carried
             if fifo:
                 self.fifo_calls[who] += 1
+            for shape in written:
+                self.writes[(who, operation, shape)] += _WRITE_UNITS.get(operation, 1)
 
     def add_invocation(
         self, function_id: str, seconds: float, memory_mb: int, event: Any = None, cpu_seconds: float = 0.0
@@ -123,6 +134,7 @@ class Counters:
                 Counter(self.calls),
                 Counter(self.items),
                 Counter(self.fifo_calls),
+                Counter(self.writes),
                 {
                     k: Invocations(v.count, v.seconds, v.gb_seconds, list(v.durations), v.cpu_seconds)
                     for k, v in self.invocations.items()
@@ -135,6 +147,7 @@ class Snapshot:
     calls: Counter[tuple[str, str, str]]
     items: Counter[tuple[str, str, str]]
     fifo_calls: Counter[str]
+    writes: Counter[tuple[str, str, str]]
     invocations: dict[str, Invocations]
 
     def since(self, earlier: Snapshot) -> Snapshot:
@@ -152,6 +165,7 @@ class Snapshot:
             self.calls - earlier.calls,
             self.items - earlier.items,
             self.fifo_calls - earlier.fifo_calls,
+            self.writes - earlier.writes,
             invocations,
         )
 
@@ -166,12 +180,61 @@ class Snapshot:
         fifo = sum(n for who, n in self.fifo_calls.items() if who != HARNESS)
         return calls, items, fifo
 
+    def writes_by_key(self) -> dict[str, int]:
+        """DynamoDB write units the functions spent, by ``"<operation> <key shape>"``, largest first."""
+        out: Counter[str] = Counter()
+        for (who, operation, shape), n in self.writes.items():
+            if who != HARNESS:
+                out[f"{operation} {shape}"] += n
+        return dict(out.most_common())
+
     def by_function(self, service: str) -> dict[str, int]:
         out: Counter[str] = Counter()
         for (who, svc, _operation), n in self.calls.items():
             if svc == service and who != HARNESS:
                 out[who] += n
         return dict(out)
+
+
+def key_shape(key: Any) -> str:
+    """A DynamoDB key without its ids: ``REALM#123`` / ``MAP#invoice#inv-1`` → ``REALM#/MAP#invoice#``.
+    Each part keeps its leading upper-case tags (and a lower-case kind right after one, such as
+    ``invoice``); the idempotency table's ``id`` key is ``idempotency``."""
+    if not isinstance(key, dict):
+        return "?"
+    if "id" in key and "pk" not in key:
+        return "idempotency"
+    parts = []
+    for name in ("pk", "sk"):
+        value = key.get(name, {})
+        text = value.get("S", "") if isinstance(value, dict) else ""
+        kept: list[str] = []
+        for piece in text.split("#")[:-1] if "#" in text else [text]:
+            if _TAG.fullmatch(piece) or (kept and _TAG.fullmatch(kept[-1]) and _KIND.fullmatch(piece)):
+                kept.append(piece)
+            else:
+                break
+        parts.append("".join(f"{p}#" for p in kept) if "#" in text else text)
+    return "/".join(parts)
+
+
+def written_keys(operation: str, body: dict[str, Any]) -> list[str]:
+    """The key shape of every item a DynamoDB write request writes (one entry per item)."""
+    if operation == "PutItem":
+        return [key_shape(body.get("Item"))]
+    if operation in ("UpdateItem", "DeleteItem"):
+        return [key_shape(body.get("Key"))]
+    shapes: list[str] = []
+    if operation == "BatchWriteItem":
+        for requests in body.get("RequestItems", {}).values():
+            for request in requests:
+                put, delete = request.get("PutRequest", {}), request.get("DeleteRequest", {})
+                shapes.append(key_shape(put.get("Item") or delete.get("Key")))
+    elif operation == "TransactWriteItems":
+        for entry in body.get("TransactItems", []):
+            for kind, action in entry.items():
+                shapes.append(f"{kind}:{key_shape(action.get('Item') or action.get('Key'))}")
+    return shapes
 
 
 def _json_body(params: Any) -> dict[str, Any]:

@@ -140,3 +140,48 @@ def test_emf_documents_name_their_metrics() -> None:
     )
     assert metric_names(document) == {"Ns/QboCalls[service]"}
     assert metric_names('{"message": "not EMF"}') == set()
+
+
+def test_dynamodb_writes_are_broken_down_by_operation_and_key_shape() -> None:
+    """Real botocore requests (answered before they leave the process) go through the counting hook."""
+    import botocore.session
+    from botocore.awsrequest import AWSResponse
+
+    from bench.counting import Counters
+
+    counters = Counters()
+    session = botocore.session.Session()
+    session.register("before-call", counters.on_call)
+
+    class Empty:
+        def stream(self) -> list[bytes]:
+            return [b"{}"]
+
+    def answer(**_: object) -> AWSResponse:
+        return AWSResponse("http://127.0.0.1", 200, {}, Empty())
+
+    session.register("before-send", answer)
+    ddb = session.create_client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
+        endpoint_url="http://127.0.0.1:1",
+    )
+    key = {"pk": {"S": "REALM#123"}, "sk": {"S": "MAP#invoice#inv-7"}}
+    with counters.inside("PusherFunction"):
+        ddb.update_item(TableName="t", Key=key, UpdateExpression="SET a = :a",
+                        ExpressionAttributeValues={":a": {"S": "1"}})
+        log_item = {"pk": {"S": "ACCOUNT#a1"}, "sk": {"S": "LOG#2026-12-08T00:00:00Z#x"}}
+        ddb.put_item(TableName="t", Item=log_item)
+        ddb.put_item(TableName="idem", Item={"id": {"S": "fn#abc"}})
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "REALM#1"}, "sk": {"S": "QMAP#invoice#9"}}}},
+            {"Delete": {"TableName": "t", "Key": {"pk": {"S": "REALM#1"}, "sk": {"S": "QMAP#invoice#8"}}}},
+        ])
+        ddb.get_item(TableName="t", Key=key)  # a read: not in the breakdown
+    ddb.put_item(TableName="t", Item=key)  # outside any function: the harness's, left out
+    assert counters.snapshot().writes_by_key() == {
+        "TransactWriteItems Put:REALM#/QMAP#invoice#": 2,
+        "TransactWriteItems Delete:REALM#/QMAP#invoice#": 2,
+        "UpdateItem REALM#/MAP#invoice#": 1,
+        "PutItem ACCOUNT#/LOG#": 1,
+        "PutItem idempotency": 1,
+    }

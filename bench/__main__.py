@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             "workloads": chosen,
             "container_model": CONTAINER_MODEL.as_dict(),
             "function_configuration": "template defaults: LogLevel INFO, Powertools metrics on; "
-            "tracing priced per invocation (no X-Ray daemon locally)",
+            "tracing priced by the template's sampling rule (no X-Ray daemon locally)",
         },
         "seconds": round(time.monotonic() - started, 1),
         "workload_seconds": {k: round(v, 1) for k, v in timings.items()},

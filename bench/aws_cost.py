@@ -9,8 +9,10 @@ history. Also priced, as the template deploys it (LogLevel INFO, Active tracing,
 - CloudWatch Logs: the bytes the functions wrote (log lines and EMF documents, measured by
   ``bench/log_volume.py``) plus Lambda's own START/END/REPORT lines (``PLATFORM_LOG_BYTES`` per
   invocation: modelled, ~400 bytes with the X-Ray line);
-- X-Ray: one trace per invocation of a function AWS invokes directly (an upper bound: Lambda's
-  default sampling rule records the first request each second and 5 % of the rest);
+- X-Ray: the invocations of functions AWS invokes directly, times the share the template's
+  ``TracingSamplingRule`` records (``TracingReservoir`` per second, then ``TracingSampleRate``) at the
+  container model's traffic (the documents spread evenly over its hours, Poisson arrivals); without
+  a container model (import, poller), one trace per invocation (an upper bound);
 - API Gateway: one HTTP API request per invocation of a function behind a route (QBO's webhooks
   for our own writes included);
 - KMS and Secrets Manager for pushes: :mod:`bench.container_model` (the bench's single warm process
@@ -20,6 +22,9 @@ Prices: ``bench/prices.json``.
 """
 
 from __future__ import annotations
+
+import math
+from functools import cache
 
 from bench.container_model import ContainerModel
 from bench.costs import Prices, Usage, cost, per_documents, usage_from_calls
@@ -33,6 +38,30 @@ API_ROUTED = frozenset({"ApiFunction", "OAuthCallbackFunction", "WebhookFunction
 TRACE_ROOTS = frozenset({*API_ROUTED, "PusherFunction", "ContactPollerFunction"})  # import steps join the
 # state machine's trace
 PLATFORM_LOG_BYTES = 400
+
+
+@cache
+def tracing_sampling() -> tuple[float, int]:
+    """(fixed rate, reservoir per second) of the template's X-Ray sampling rule, as deployed by default."""
+    from local.template import load_template
+
+    parameters = load_template()["Parameters"]
+    return float(parameters["TracingSampleRate"]["Default"]), int(parameters["TracingReservoir"]["Default"])
+
+
+def sampled_share(per_second: float, fixed_rate: float, reservoir: int) -> float:
+    """Share of invocations arriving at ``per_second`` (Poisson) that X-Ray records: the first
+    ``reservoir`` of each second, then ``fixed_rate`` of the rest."""
+    if per_second <= 0:
+        return 1.0 if reservoir > 0 else fixed_rate
+    term = math.exp(-per_second)  # P(N = 0)
+    at_most = 0.0
+    reserved = 0.0  # E[min(N, reservoir)] = sum over k < reservoir of P(N > k)
+    for k in range(reservoir):
+        at_most += term
+        reserved += 1 - at_most
+        term *= per_second / (k + 1)
+    return (reserved + fixed_rate * (per_second - reserved)) / per_second
 
 
 def usage_of(
@@ -83,6 +112,17 @@ def usage_of(
         usage.kms_requests = round(model.kms_requests(10_000) * scale)
         usage.secrets_manager_calls = round(model.secrets_manager_calls() * scale)
         usage.detail["container_model"] = model.as_dict()
+        fixed_rate, reservoir = tracing_sampling()
+        per_second = usage.xray_traces / documents * 10_000 / (model.hours * 3600)
+        share = sampled_share(per_second, fixed_rate, reservoir)
+        usage.detail["xray"] = {
+            "traced_invocations": usage.xray_traces,
+            "invocations_per_second": round(per_second, 4),
+            "fixed_rate": fixed_rate,
+            "reservoir_per_second": reservoir,
+            "sampled_share": round(share, 4),
+        }
+        usage.xray_traces = usage.xray_traces * share
     return usage
 
 

@@ -65,7 +65,7 @@ class Usage:
     secrets_manager_calls: int = 0
     stepfunctions_transitions: int = 0
     log_bytes: float = 0.0  # CloudWatch Logs ingestion (function output + Lambda's own lines)
-    xray_traces: int = 0
+    xray_traces: float = 0.0  # traces recorded (sampled)
     apigateway_requests: int = 0
     detail: dict[str, Any] = field(default_factory=dict)
 

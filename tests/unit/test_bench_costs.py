@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,16 @@ def test_dynamodb_writes_are_broken_down_by_operation_and_key_shape() -> None:
         "PutItem ACCOUNT#/LOG#": 1,
         "PutItem idempotency": 1,
     }
+
+
+def test_xray_is_priced_by_the_share_the_sampling_rule_records() -> None:
+    from bench.aws_cost import sampled_share, tracing_sampling
+
+    assert tracing_sampling() == (0.05, 0)  # the template's defaults
+    assert sampled_share(0.2, 0.05, 0) == pytest.approx(0.05)
+    # a reservoir of 1/s records nearly everything at a fifth of a request per second...
+    assert sampled_share(0.2, 0.05, 1) == pytest.approx((1 - math.exp(-0.2)) / 0.2 * 0.95 + 0.05)
+    assert sampled_share(0.2, 0.05, 1) > 0.9
+    # ...and little at a thousand per second
+    assert sampled_share(1000.0, 0.05, 1) == pytest.approx(0.05 + 0.95 / 1000, rel=1e-3)
+    assert sampled_share(0.0, 0.05, 0) == 0.05

@@ -370,3 +370,15 @@ def test_cycle_detector_finds_the_httpapi_redirect_cycle():
     graph = {"ApiFunction": {"HttpApi"}, "HttpApi": {"ApiFunction"}, "Table": set()}
     assert _find_cycle(graph) == ["ApiFunction", "HttpApi", "ApiFunction"]
     assert _find_cycle({"ApiFunction": {"Table"}, "Table": set()}) is None
+
+
+def test_tracing_stays_active_and_is_sampled_by_a_parameterised_rule():
+    rule = props("TracingSamplingRule")["SamplingRule"]
+    assert RESOURCES["TracingSamplingRule"]["Type"] == "AWS::XRay::SamplingRule"
+    assert rule["FixedRate"] == {"Ref": "TracingSampleRate"}
+    assert rule["ReservoirSize"] == {"Ref": "TracingReservoir"}
+    assert rule["ServiceName"] == {"Fn::Sub": "${AWS::StackName}-*"}  # this stack's functions only
+    params = TEMPLATE["Parameters"]
+    assert 0 < params["TracingSampleRate"]["Default"] <= 0.05
+    assert params["TracingReservoir"]["Default"] == 0
+    assert all(f["Tracing"] == "Active" for f in FUNCTIONS.values())

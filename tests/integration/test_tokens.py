@@ -306,3 +306,35 @@ def test_no_token_code_state_or_secret_in_any_log(account_id: str, company: str,
     leaked = {value[:6] + "…": text[max(0, text.find(value) - 120):text.find(value)]
               for value in secret_values if value and value in text}
     assert leaked == {}
+
+
+@pytest.mark.parametrize("rotation", ["daily", "strict"])
+def test_a_refresh_encrypts_the_refresh_token_only_when_intuit_rotated_it(
+    account_id: str, connected: str, emulator: Any, rotation: str
+) -> None:
+    """Intuit returns the same refresh token for ~24 h (emulator: "daily"): its ciphertext is kept and
+    the refresh costs one KMS Encrypt; a rotated one (every refresh: "strict") is encrypted and stored."""
+    emulator.control.config(refresh_rotation=rotation)
+    _expire_stored_access_token(account_id)
+    before, _access, old_refresh = _plain_tokens(account_id)
+    assert before.tokens is not None
+    encrypts: list[str] = []
+    events = tokens._kms().meta.events
+    events.register("before-call.kms.Encrypt", lambda **_: encrypts.append("Encrypt"), unique_id="count-enc")
+    try:
+        assert open_client(account_id, deadline=time.time() + 60).company_info()["CompanyName"]
+    finally:
+        events.unregister("before-call.kms.Encrypt", unique_id="count-enc")
+    after = store.get_connection(account_id)
+    assert after is not None and after.tokens is not None and after.token_version == before.token_version + 1
+    live = [g for g in emulator.control.grants() if g["realm"] == connected and not g["revoked"]]
+    tokens.forget_cached()  # read back through KMS: what is stored decrypts to Intuit's current token
+    assert _plain_tokens(account_id)[2] == live[0]["refresh_token"]
+    if rotation == "daily":
+        assert live[0]["refresh_token"] == old_refresh
+        assert after.tokens.refresh_token == before.tokens.refresh_token
+        assert encrypts == ["Encrypt"]
+    else:
+        assert live[0]["refresh_token"] != old_refresh
+        assert after.tokens.refresh_token != before.tokens.refresh_token
+        assert encrypts == ["Encrypt", "Encrypt"]

@@ -26,6 +26,7 @@ approach (:mod:`kyrios_qbo.reconnect`).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import random
 import threading
 import time
@@ -141,12 +142,21 @@ def decrypt_token(account_id: str, realm_id: str, kind: TokenKind, version: int,
     return plaintext
 
 
-def encrypt_tokens(account_id: str, realm_id: str, tokens: IssuedTokens) -> store.EncryptedTokens:
-    """Tokens as stored: one KMS ciphertext per token, bound to account, company and kind."""
+def encrypt_tokens(
+    account_id: str, realm_id: str, tokens: IssuedTokens, *, stored_refresh: tuple[str, bytes] | None = None
+) -> store.EncryptedTokens:
+    """Tokens as stored: one KMS ciphertext per token, bound to account, company and kind.
+
+    ``stored_refresh``: (plaintext, ciphertext) of the refresh token stored now. Intuit answers a
+    refresh with the same refresh token for ~24 h, so most refreshes keep its ciphertext (valid: the
+    encryption context names account, company and kind, not the version) and cost one Encrypt, not two.
+    """
     refresh_expires_at = tokens.refresh_expires_at or (time.time() + 100 * 86_400)  # Intuit's 100 days
+    unchanged = stored_refresh is not None and hmac.compare_digest(stored_refresh[0], tokens.refresh_token)
     return store.EncryptedTokens(
         access_token=_encrypt(account_id, realm_id, "access", tokens.access_token),
-        refresh_token=_encrypt(account_id, realm_id, "refresh", tokens.refresh_token),
+        refresh_token=stored_refresh[1] if stored_refresh is not None and unchanged
+        else _encrypt(account_id, realm_id, "refresh", tokens.refresh_token),
         access_expires_at=tokens.access_expires_at,
         refresh_expires_at=refresh_expires_at,
         refresh_hard_expires_at=tokens.refresh_hard_expires_at,
@@ -368,7 +378,8 @@ class TokenProvider:
                 return latest
             self._reconnect_needed(exc)
         metrics.add_metric(name="TokenRefreshes", unit="Count", value=1)
-        encrypted = encrypt_tokens(self.account_id, self.realm_id, issued)
+        encrypted = encrypt_tokens(self.account_id, self.realm_id, issued,
+                                   stored_refresh=(refresh_token, connection.tokens.refresh_token))
         try:
             version = store.save_tokens(self.account_id, encrypted, connection.token_version)
         except TokenVersionConflict:

@@ -15,7 +15,10 @@ The model (every parameter is in the results file's settings):
   minutes a company costs one Decrypt per distinct container its invoices reach,
   ``C · (1 − (1 − 1/C)^k)`` for ``k`` invoices in the window and ``C`` containers;
 - each active company refreshes once per ``token_minutes`` (QBO access tokens last an hour):
-  ``kms_per_refresh`` calls (1 Decrypt + 2 Encrypt).
+  ``kms_per_refresh`` calls (1 Decrypt of the refresh token + 1 Encrypt of the new access token), plus
+  1 Encrypt of the refresh token when Intuit rotated it, once per ``refresh_rotation_hours`` (24 h:
+  Intuit returns the same refresh token for a day, and ``tokens.encrypt_tokens`` then keeps its
+  ciphertext).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ class ContainerModel:
     token_minutes: float = 60.0
     secret_max_age_seconds: float = 300.0
     secret_calls_per_cold_start: int = 1
-    kms_per_refresh: int = 3
+    kms_per_refresh: int = 2
+    refresh_rotation_hours: float = 24.0
 
     def cold_starts(self) -> float:
         return self.warm_containers * self.hours * 60 / self.container_minutes
@@ -50,7 +54,8 @@ class ContainerModel:
         distinct = containers * (1 - (1 - 1 / containers) ** per_company_window)
         decrypts = self.companies * windows * distinct
         refreshes = self.companies * self.hours * 60 / self.token_minutes
-        return decrypts + refreshes * self.kms_per_refresh
+        rotations = self.companies * self.hours / self.refresh_rotation_hours
+        return decrypts + refreshes * self.kms_per_refresh + rotations
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

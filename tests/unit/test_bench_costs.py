@@ -115,7 +115,8 @@ def test_production_lines_logs_traces_and_api_requests() -> None:
 
 def test_container_model_counts_cold_starts_secret_reads_and_decrypts_per_container() -> None:
     model = ContainerModel(
-        hours=1, companies=1, warm_containers=2, container_minutes=60, token_minutes=60, kms_per_refresh=3
+        hours=1, companies=1, warm_containers=2, container_minutes=60, token_minutes=60, kms_per_refresh=3,
+        refresh_rotation_hours=1e12,
     )
     assert model.cold_starts() == 2
     assert model.secrets_manager_calls() == 2 * 12 + 2  # every 300 s while warm, once per cold start
@@ -124,6 +125,9 @@ def test_container_model_counts_cold_starts_secret_reads_and_decrypts_per_contai
     assert model.kms_requests(1000) == pytest.approx(3 + 2)
     more_companies = ContainerModel(hours=1, companies=10, warm_containers=2, container_minutes=60)
     assert more_companies.kms_requests(1000) > model.kms_requests(1000)
+    # the refresh token is encrypted again only when Intuit rotates it (once a day per company)
+    daily = ContainerModel(hours=24, companies=1, warm_containers=1, container_minutes=60, token_minutes=60)
+    assert daily.kms_requests(1) == pytest.approx(24 * 1 + 24 * 2 + 1)
 
 
 def test_emf_documents_name_their_metrics() -> None:

@@ -139,12 +139,6 @@ def test_the_sweep_is_configured_by_its_parameters_and_watched_by_alarms():
     assert pace["Threshold"] == 80
 
 
-def test_idempotency_table_matches_powertools():
-    table = props("IdempotencyTable")
-    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
-
-
 # ---------------------------------------------------------------------------------------- queues
 def sqs_event_sources():
     for logical_id, function in FUNCTIONS.items():

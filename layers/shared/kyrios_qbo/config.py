@@ -34,7 +34,6 @@ class Settings(BaseModel):
 
     stage: str = Field(min_length=1)
     table_name: str = Field(min_length=1)
-    idempotency_table_name: str | None = None
     event_bus_name: str | None = None
     poll_queue_url: str | None = None
     token_kms_key_id: str | None = None

@@ -83,6 +83,27 @@ def test_redelivery_creates_nothing_more(kind, connect, run_pusher, ctl) -> None
     assert _counts(ctl, account.realm_id) == before
 
 
+@pytest.mark.parametrize("kind", ["invoice.paid", "payment.completed"])
+def test_replays_are_skipped_by_the_document_state_before_any_qbo_call(kind, connect, ctl, sqs, queues) -> None:
+    """What the pusher relies on instead of a per-event idempotency record: the same event delivered
+    several times at once ends in one QBO object, and a replay once applied costs no QBO call at all
+    (not even a read): the document's hold and mapping decide, before anything is prepared."""
+    account = connect("GB")
+    event = _event(kind, account.account_id)
+    push_concurrently(sqs, queues, [event, event, event])
+    entity = "SalesReceipt" if kind == "payment.completed" else "Invoice"
+    counts = _counts(ctl, account.realm_id)
+    assert counts[entity] == 1 and counts["Payment"] == (1 if kind == "invoice.paid" else 0)
+    ctl.clear_requests()
+
+    push_concurrently(sqs, queues, [event, event])
+
+    assert ctl.requests(realm=account.realm_id) == []
+    assert _counts(ctl, account.realm_id) == counts
+    outcomes = [entry.outcome for entry in store.list_sync_log(account.account_id, limit=50).items]
+    assert outcomes.count("ok") == 1  # one push applied it; the others said they skipped
+
+
 def test_shuffled_concurrent_versions_end_in_the_newest_state(connect, ctl, sqs, queues) -> None:
 
     account = connect("GB")

@@ -47,16 +47,17 @@ def pusher(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _fake_push(monkeypatch: pytest.MonkeyPatch, app: Any, outcome: Exception | None) -> Calls:
-    """Replace the idempotent push with a fake that records its arguments and raises ``outcome``."""
+    """Replace the push with a fake that records its arguments and raises ``outcome``."""
     calls = Calls()
 
-    def push_once(*, event: dict[str, Any], final_attempt: bool, context: Any) -> dict[str, Any]:
-        calls.record(event=event, final_attempt=final_attempt)
+    def push_event(detail_type: str, detail: Any, *, deadline: Any, final_attempt: bool) -> Any:
+        calls.record(detail_type=detail_type, detail=detail, final_attempt=final_attempt)
+        assert callable(deadline)  # the invocation's remaining time
         if outcome is not None:
             raise outcome
-        return {"outcome": "ok"}
+        return push.PushResult("ok", "pushed", "invoice", "inv_1")
 
-    monkeypatch.setattr(app, "_push_once", lambda: push_once)
+    monkeypatch.setattr(app.push, "push_event", push_event)
     return calls
 
 
@@ -74,7 +75,8 @@ def test_pusher_hands_the_eventbridge_event_to_the_push(pusher: Any, monkeypatch
     assert answer == {"batchItemFailures": []}
     assert parked == []
     [call] = calls.seen
-    assert call["event"] == json.loads(event["Records"][0]["body"])
+    body = json.loads(event["Records"][0]["body"])
+    assert (call["detail_type"], call["detail"]) == (body["detail-type"], body["detail"])
     assert call["final_attempt"] is False
 
 

@@ -84,7 +84,9 @@ def test_redelivery_creates_nothing_more(kind, connect, run_pusher, ctl) -> None
 
 
 @pytest.mark.parametrize("kind", ["invoice.paid", "payment.completed"])
-def test_replays_are_skipped_by_the_document_state_before_any_qbo_call(kind, connect, ctl, sqs, queues) -> None:
+def test_replays_are_skipped_by_the_document_state_before_any_qbo_call(
+    kind, connect, ctl, sqs, queues
+) -> None:
     """What the pusher relies on instead of a per-event idempotency record: the same event delivered
     several times at once ends in one QBO object, and a replay once applied costs no QBO call at all
     (not even a read): the document's hold and mapping decide, before anything is prepared."""

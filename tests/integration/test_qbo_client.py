@@ -721,3 +721,18 @@ def test_every_call_is_counted_in_its_intuit_category_like_the_emulator_meters_i
     assert metered["realms"][GB_REALM] == {"Core": core, "CorePlus": core_plus - 1}
     assert metered["apps"][CLIENT_ID] == {"Core": core, "CorePlus": core_plus - 1}
     metrics.clear_metrics()
+
+
+def test_only_a_call_that_needed_retries_is_logged_at_info(
+    server: Any, us_tokens: EmulatorTokens, ctl: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Log volume is priced per byte: a call that worked at once says nothing at INFO (the QboCalls
+    metric counts it); one that was retried says which attempt worked, with QBO's intuit_tid."""
+    client = make_client(server, us_tokens, retry=RetryPolicy(time_scale=0.01), sleep=RecordingSleep())
+    caplog.set_level("INFO")
+    client.company_info()
+    assert [r for r in caplog.records if r.getMessage() == "qbo call" and r.levelname == "INFO"] == []
+    ctl.inject_fault("429", count=1, method="GET", path="/companyinfo/", realm=US_REALM)
+    client.company_info()
+    [retried] = [r for r in caplog.records if r.getMessage() == "qbo call" and r.levelname == "INFO"]
+    assert retried.__dict__["attempt"] == 2 and retried.__dict__["intuit_tid"]

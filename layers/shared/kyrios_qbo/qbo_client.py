@@ -587,7 +587,11 @@ class QboClient:
                 if 200 <= response.status_code < 300:
                     body = self._decode_success(response, tid)
                     if isinstance(body, dict):
-                        logger.info("qbo call", extra=outcome)
+                        # A call that worked at once is counted by the QboCalls metric and named by the
+                        # push's own line; only one that needed retries says more at INFO (log volume
+                        # is the bundle's largest per-call cost after the call itself).
+                        log_success = logger.info if attempt > 1 else logger.debug
+                        log_success("qbo call", extra=outcome)
                         return body
                     error = body
                 else:

@@ -79,6 +79,15 @@ def usage_of(
         f"{service}:{operation}": n for (service, operation), n in sorted(calls.items())
     }
     usage.detail["dynamodb_write_units_by_key"] = snapshot.writes_by_key()
+    usage.detail["lambda_by_function"] = {
+        function_id: {
+            "invocations": invocations.count,
+            "gb_seconds": round(invocations.gb_seconds, 3),
+            "cpu_seconds": round(invocations.cpu_seconds, 3),
+        }
+        for function_id, invocations in sorted(snapshot.invocations.items())
+        if invocations.count
+    }
     for function_id, invocations in snapshot.invocations.items():
         usage.lambda_invocations += invocations.count
         usage.lambda_gb_seconds += invocations.gb_seconds

@@ -79,6 +79,7 @@ def usage_of(
         f"{service}:{operation}": n for (service, operation), n in sorted(calls.items())
     }
     usage.detail["dynamodb_write_units_by_key"] = snapshot.writes_by_key()
+    usage.detail["dynamodb_items_read_by_key"] = snapshot.writes_by_key(reads=True)
     usage.detail["lambda_by_function"] = {
         function_id: {
             "invocations": invocations.count,
@@ -113,6 +114,9 @@ def usage_of(
     if documents > 0:
         usage.detail["dynamodb_write_units_per_document"] = {
             k: round(n / documents, 3) for k, n in usage.detail["dynamodb_write_units_by_key"].items()
+        }
+        usage.detail["dynamodb_items_read_per_document"] = {
+            k: round(n / documents, 3) for k, n in usage.detail["dynamodb_items_read_by_key"].items()
         }
     if model is not None and documents > 0:
         usage.detail["in_process_kms_requests"] = usage.kms_requests

@@ -62,6 +62,7 @@ class Counters:
         self.items: Counter[tuple[str, str, str]] = Counter()
         self.fifo_calls: Counter[str] = Counter()  # who -> SQS calls to FIFO queues
         self.writes: Counter[tuple[str, str, str]] = Counter()  # (who, operation, key shape) -> WRUs
+        self.reads: Counter[tuple[str, str, str]] = Counter()  # (who, operation, key shape) -> items read
         self.invocations: dict[str, Invocations] = {}
         self.recent_events: dict[str, list[Any]] = {}  # function -> its last few events (replayed by probes)
         self.started: dict[str, list[float]] = {}  # function -> monotonic start of each invocation
@@ -105,6 +106,7 @@ class Counters:
                 carried = 1
         fifo = service == "sqs" and str(body.get("QueueUrl", "")).endswith(".fifo")
         written = written_keys(operation, body) if service == "dynamodb" else []
+        read = read_keys(operation, body) if service == "dynamodb" else []
         with self._lock:
             self.calls[(who, service, operation)] += 1
             self.items[(who, service, operation)] += carried
@@ -112,6 +114,8 @@ class Counters:
                 self.fifo_calls[who] += 1
             for shape in written:
                 self.writes[(who, operation, shape)] += _WRITE_UNITS.get(operation, 1)
+            for shape in read:
+                self.reads[(who, operation, shape)] += 1
 
     def add_invocation(
         self, function_id: str, seconds: float, memory_mb: int, event: Any = None, cpu_seconds: float = 0.0
@@ -135,6 +139,7 @@ class Counters:
                 Counter(self.items),
                 Counter(self.fifo_calls),
                 Counter(self.writes),
+                Counter(self.reads),
                 {
                     k: Invocations(v.count, v.seconds, v.gb_seconds, list(v.durations), v.cpu_seconds)
                     for k, v in self.invocations.items()
@@ -148,6 +153,7 @@ class Snapshot:
     items: Counter[tuple[str, str, str]]
     fifo_calls: Counter[str]
     writes: Counter[tuple[str, str, str]]
+    reads: Counter[tuple[str, str, str]]
     invocations: dict[str, Invocations]
 
     def since(self, earlier: Snapshot) -> Snapshot:
@@ -166,6 +172,7 @@ class Snapshot:
             self.items - earlier.items,
             self.fifo_calls - earlier.fifo_calls,
             self.writes - earlier.writes,
+            self.reads - earlier.reads,
             invocations,
         )
 
@@ -180,10 +187,11 @@ class Snapshot:
         fifo = sum(n for who, n in self.fifo_calls.items() if who != HARNESS)
         return calls, items, fifo
 
-    def writes_by_key(self) -> dict[str, int]:
-        """DynamoDB write units the functions spent, by ``"<operation> <key shape>"``, largest first."""
+    def writes_by_key(self, reads: bool = False) -> dict[str, int]:
+        """DynamoDB write units (``reads``: items read by key) the functions spent, by
+        ``"<operation> <key shape>"``, largest first."""
         out: Counter[str] = Counter()
-        for (who, operation, shape), n in self.writes.items():
+        for (who, operation, shape), n in (self.reads if reads else self.writes).items():
             if who != HARNESS:
                 out[f"{operation} {shape}"] += n
         return dict(out.most_common())
@@ -235,6 +243,16 @@ def written_keys(operation: str, body: dict[str, Any]) -> list[str]:
             for kind, action in entry.items():
                 shapes.append(f"{kind}:{key_shape(action.get('Item') or action.get('Key'))}")
     return shapes
+
+
+def read_keys(operation: str, body: dict[str, Any]) -> list[str]:
+    """The key shape of every item a DynamoDB read by key reads (queries and scans are left out)."""
+    if operation == "GetItem":
+        return [key_shape(body.get("Key"))]
+    if operation == "BatchGetItem":
+        tables = body.get("RequestItems", {}).values()
+        return [key_shape(key) for wanted in tables for key in wanted.get("Keys", [])]
+    return []
 
 
 def _json_body(params: Any) -> dict[str, Any]:

@@ -190,6 +190,7 @@ def test_dynamodb_writes_are_broken_down_by_operation_and_key_shape() -> None:
         "PutItem ACCOUNT#/LOG#": 1,
         "PutItem idempotency": 1,
     }
+    assert counters.snapshot().writes_by_key(reads=True) == {"GetItem REALM#/MAP#invoice#": 1}
 
 
 def test_xray_is_priced_by_the_share_the_sampling_rule_records() -> None:

@@ -134,6 +134,9 @@ def usage_of(
             "fixed_rate": fixed_rate,
             "reservoir_per_second": reservoir,
             "sampled_share": round(share, 4),
+            # Lambda's guide says a function's sampling cannot be configured (1/s, then 5 %): if the
+            # rule is not applied to the functions, this share is what X-Ray records and bills
+            "share_if_lambda_ignores_the_rule": round(sampled_share(per_second, 0.05, 1), 4),
         }
         usage.xray_traces = usage.xray_traces * share
     return usage

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from kyrios_qbo import aws_clients
 from kyrios_qbo.config import get_settings
@@ -128,6 +128,18 @@ def error_code(exc: Exception) -> str:
     if not isinstance(response, dict):
         return ""
     return str(response.get("Error", {}).get("Code", ""))
+
+
+def conditional_write(operation: Literal["put_item", "update_item", "delete_item"], **request: Any) -> bool:
+    """One conditional write: True when written, False when its condition failed (another writer got
+    there first, or the state it expected is gone); any other error is raised."""
+    try:
+        getattr(client(), operation)(**request)
+    except Exception as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
 
 
 def is_condition_failure(exc: Exception) -> bool:

@@ -47,16 +47,11 @@ def take(key: db.Item, owner: str, duration_seconds: float, what: str) -> db.Ite
 
 def let_go(key: db.Item, owner: str) -> bool:
     """Let go of ``owner``'s hold and keep the item; False if the hold was not ``owner``'s (any more)."""
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=key,
-            UpdateExpression=f"REMOVE {ATTRIBUTES}",
-            ConditionExpression=HELD_BY_HOLDER,
-            ExpressionAttributeValues={":holder": db.s(owner)},
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "update_item",
+        TableName=db.table_name(),
+        Key=key,
+        UpdateExpression=f"REMOVE {ATTRIBUTES}",
+        ConditionExpression=HELD_BY_HOLDER,
+        ExpressionAttributeValues={":holder": db.s(owner)},
+    )

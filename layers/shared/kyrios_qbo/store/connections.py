@@ -370,49 +370,39 @@ def mark_pushed(account_id: str, realm_id: str, known: str | None) -> bool:
         except ValueError:
             pass  # unreadable: overwrite it
     moment = datetime.fromtimestamp(now, UTC)
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=_connection_key(account_id),
-            UpdateExpression="SET last_push_at = :now",
-            ConditionExpression="realm_id = :realm AND #status <> :disconnected"
-            " AND (attribute_not_exists(last_push_at) OR last_push_at < :cutoff)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":now": db.s(db.iso(moment)),
-                ":cutoff": db.s(db.iso(datetime.fromtimestamp(cutoff, UTC))),
-                ":realm": db.s(realm_id),
-                ":disconnected": db.s("disconnected"),
-            },
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "update_item",
+        TableName=db.table_name(),
+        Key=_connection_key(account_id),
+        UpdateExpression="SET last_push_at = :now",
+        ConditionExpression="realm_id = :realm AND #status <> :disconnected"
+        " AND (attribute_not_exists(last_push_at) OR last_push_at < :cutoff)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":now": db.s(db.iso(moment)),
+            ":cutoff": db.s(db.iso(datetime.fromtimestamp(cutoff, UTC))),
+            ":realm": db.s(realm_id),
+            ":disconnected": db.s("disconnected"),
+        },
+    )
 
 
 def mark_company_changed(account_id: str, realm_id: str) -> bool:
     """Record now as the connection's ``company_changed_at`` (QBO told us the company's Preferences
     changed). One conditional ``UpdateItem``; False when the account is not connected to ``realm_id``."""
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=_connection_key(account_id),
-            UpdateExpression="SET company_changed_at = :now",
-            ConditionExpression="realm_id = :realm AND #status <> :gone",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":now": db.s(db.iso_now()),
-                ":realm": db.s(realm_id),
-                ":gone": db.s("disconnected"),
-            },
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "update_item",
+        TableName=db.table_name(),
+        Key=_connection_key(account_id),
+        UpdateExpression="SET company_changed_at = :now",
+        ConditionExpression="realm_id = :realm AND #status <> :gone",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":now": db.s(db.iso_now()),
+            ":realm": db.s(realm_id),
+            ":gone": db.s("disconnected"),
+        },
+    )
 
 
 def mark_needs_reconnect(account_id: str, reason: str) -> bool:
@@ -421,26 +411,21 @@ def mark_needs_reconnect(account_id: str, reason: str) -> bool:
     The account leaves the poller's fan-out and the sweep's due index; its realm stays claimed and
     its data is kept.
     """
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=_connection_key(account_id),
-            UpdateExpression="SET #status = :needs, status_reason = :reason, updated_at = :now "
-            "REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk",
-            ConditionExpression="#status = :connected",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":needs": db.s("needs_reconnect"),
-                ":connected": db.s("connected"),
-                ":reason": db.s(reason or "unspecified"),
-                ":now": db.s(db.iso_now()),
-            },
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "update_item",
+        TableName=db.table_name(),
+        Key=_connection_key(account_id),
+        UpdateExpression="SET #status = :needs, status_reason = :reason, updated_at = :now "
+        "REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk",
+        ConditionExpression="#status = :connected",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":needs": db.s("needs_reconnect"),
+            ":connected": db.s("connected"),
+            ":reason": db.s(reason or "unspecified"),
+            ":now": db.s(db.iso_now()),
+        },
+    )
 
 
 def disconnect(account_id: str) -> Connection | None:

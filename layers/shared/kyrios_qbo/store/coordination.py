@@ -95,19 +95,14 @@ def release_lease(realm_id: str, name: str, owner: str) -> bool:
 
 
 def _delete_if_owner(key: db.Item, owner: str) -> bool:
-    try:
-        db.client().delete_item(
-            TableName=db.table_name(),
-            Key=key,
-            ConditionExpression="#owner = :owner",
-            ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":owner": db.s(owner)},
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "delete_item",
+        TableName=db.table_name(),
+        Key=key,
+        ConditionExpression="#owner = :owner",
+        ExpressionAttributeNames={"#owner": "owner"},
+        ExpressionAttributeValues={":owner": db.s(owner)},
+    )
 
 
 # ---------------------------------------------------------------------------------------- claims
@@ -172,17 +167,12 @@ def _marker_key(realm_id: str, marker: str) -> db.Item:
 
 def mark_once(realm_id: str, marker: str) -> bool:
     """True the first time ``marker`` (e.g. ``contact-published:58``) is set for the company, then False."""
-    try:
-        db.client().put_item(
-            TableName=db.table_name(),
-            Item={**_marker_key(realm_id, marker), "marked_at": db.s(db.iso_now())},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "put_item",
+        TableName=db.table_name(),
+        Item={**_marker_key(realm_id, marker), "marked_at": db.s(db.iso_now())},
+        ConditionExpression="attribute_not_exists(pk)",
+    )
 
 
 def is_marked(realm_id: str, marker: str) -> bool:

@@ -187,25 +187,20 @@ def settle_cancelled_import(
 
     False if the job is not cancelled or already records more.
     """
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=_job_key(account_id, job_id),
-            UpdateExpression="SET #processed = :processed, summary = :summary, updated_at = :now",
-            ConditionExpression="#status = :cancelled AND #processed <= :processed",
-            ExpressionAttributeNames={"#status": "status", "#processed": "processed"},
-            ExpressionAttributeValues={
-                ":processed": db.n(processed),
-                ":summary": db.json_value(dict(summary)),
-                ":cancelled": db.s("cancelled"),
-                ":now": db.s(db.iso_now()),
-            },
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "update_item",
+        TableName=db.table_name(),
+        Key=_job_key(account_id, job_id),
+        UpdateExpression="SET #processed = :processed, summary = :summary, updated_at = :now",
+        ConditionExpression="#status = :cancelled AND #processed <= :processed",
+        ExpressionAttributeNames={"#status": "status", "#processed": "processed"},
+        ExpressionAttributeValues={
+            ":processed": db.n(processed),
+            ":summary": db.json_value(dict(summary)),
+            ":cancelled": db.s("cancelled"),
+            ":now": db.s(db.iso_now()),
+        },
+    )
 
 
 def finish_import(

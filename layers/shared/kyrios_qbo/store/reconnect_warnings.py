@@ -15,26 +15,21 @@ from kyrios_qbo.store.connections import CONNECTION_SK
 def claim_notice(account_id: str, realm_id: str, reconnect_by: float, now: float) -> bool:
     """True when the caller must publish the notice for ``reconnect_by`` (nobody did for this
     approach); False when it was told already or the account is not connected to that company."""
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=db.key(db.account_pk(account_id), CONNECTION_SK),
-            UpdateExpression="SET reconnect_warned_until = :by",
-            ConditionExpression="#status = :connected AND realm_id = :realm AND "
-            "(attribute_not_exists(reconnect_warned_until) OR reconnect_warned_until < :now)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":by": db.n(reconnect_by),
-                ":now": db.n(now),
-                ":connected": db.s("connected"),
-                ":realm": db.s(realm_id),
-            },
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "update_item",
+        TableName=db.table_name(),
+        Key=db.key(db.account_pk(account_id), CONNECTION_SK),
+        UpdateExpression="SET reconnect_warned_until = :by",
+        ConditionExpression="#status = :connected AND realm_id = :realm AND "
+        "(attribute_not_exists(reconnect_warned_until) OR reconnect_warned_until < :now)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":by": db.n(reconnect_by),
+            ":now": db.n(now),
+            ":connected": db.s("connected"),
+            ":realm": db.s(realm_id),
+        },
+    )
 
 
 def release_notice(account_id: str, reconnect_by: float) -> None:

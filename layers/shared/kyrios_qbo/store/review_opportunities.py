@@ -60,32 +60,27 @@ def claim_review(
 ) -> bool:
     """Claim (or re-claim) the contact's marker; False if another invoice's decision stands."""
     now = db.now()
-    try:
-        db.client().put_item(
-            TableName=db.table_name(),
-            Item={
-                **_marker_key(realm_id, customer_id),
-                "state": db.s(state),
-                "invoice_id": db.s(db.key_part(invoice_id, "QBO invoice id")),
-                "origin": db.s(origin),
-                "decided_at": db.s(db.iso_now()),
-                "claimed_epoch": db.n(now),
-            },
-            # Free; or our own pending claim (a retry); or someone's pending claim left for an hour.
-            ConditionExpression="attribute_not_exists(pk) OR (#state = :pending AND "
-            "(invoice_id = :invoice OR claimed_epoch < :abandoned))",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={
-                ":pending": db.s("pending"),
-                ":invoice": db.s(invoice_id),
-                ":abandoned": db.n(now - ABANDONED_CLAIM_SECONDS),
-            },
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "put_item",
+        TableName=db.table_name(),
+        Item={
+            **_marker_key(realm_id, customer_id),
+            "state": db.s(state),
+            "invoice_id": db.s(db.key_part(invoice_id, "QBO invoice id")),
+            "origin": db.s(origin),
+            "decided_at": db.s(db.iso_now()),
+            "claimed_epoch": db.n(now),
+        },
+        # Free; or our own pending claim (a retry); or someone's pending claim left for an hour.
+        ConditionExpression="attribute_not_exists(pk) OR (#state = :pending AND "
+        "(invoice_id = :invoice OR claimed_epoch < :abandoned))",
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues={
+            ":pending": db.s("pending"),
+            ":invoice": db.s(invoice_id),
+            ":abandoned": db.n(now - ABANDONED_CLAIM_SECONDS),
+        },
+    )
 
 
 def mark_review_sent(realm_id: str, customer_id: str, invoice_id: str) -> None:

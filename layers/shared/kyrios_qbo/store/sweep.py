@@ -56,25 +56,20 @@ def schedule(account_id: str, realm_id: str, due_at: float) -> bool:
     """Make the connected company due at ``due_at``; False if it is not connected to that realm (any
     more): a disconnected company must not come back into the index."""
     values = due_key(realm_id, account_id, due_at)
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=db.key(db.account_pk(account_id), CONNECTION_SK),
-            UpdateExpression="SET gsi2pk = :g2pk, gsi2sk = :g2sk",
-            ConditionExpression="#status = :connected AND realm_id = :realm",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":g2pk": values["gsi2pk"],
-                ":g2sk": values["gsi2sk"],
-                ":connected": db.s("connected"),
-                ":realm": db.s(realm_id),
-            },
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "update_item",
+        TableName=db.table_name(),
+        Key=db.key(db.account_pk(account_id), CONNECTION_SK),
+        UpdateExpression="SET gsi2pk = :g2pk, gsi2sk = :g2sk",
+        ConditionExpression="#status = :connected AND realm_id = :realm",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":g2pk": values["gsi2pk"],
+            ":g2sk": values["gsi2sk"],
+            ":connected": db.s("connected"),
+            ":realm": db.s(realm_id),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -154,19 +149,14 @@ def save_shard(state: ShardState, owner: str) -> bool:
         values[":mark"] = db.s(json.dumps(state.watermark, sort_keys=True))
     else:
         removes.append("watermark")
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=_state_key(state.shard),
-            UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-            ConditionExpression=_holds.HELD_BY_HOLDER,
-            ExpressionAttributeValues=values,
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "update_item",
+        TableName=db.table_name(),
+        Key=_state_key(state.shard),
+        UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+        ConditionExpression=_holds.HELD_BY_HOLDER,
+        ExpressionAttributeValues=values,
+    )
 
 
 # ---------------------------------------------------------------------------------- plan and usage

@@ -49,20 +49,15 @@ def read() -> Signals:
 
 def _forward(attribute: str, value: float) -> bool:
     """Set ``attribute`` to ``value`` unless it already holds a later time; True when written."""
-    try:
-        db.client().update_item(
-            TableName=db.table_name(),
-            Key=_key(),
-            UpdateExpression="SET #a = :v",
-            ConditionExpression="attribute_not_exists(#a) OR #a < :v",
-            ExpressionAttributeNames={"#a": attribute},
-            ExpressionAttributeValues={":v": db.n(value)},
-        )
-    except Exception as exc:
-        if db.is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return db.conditional_write(
+        "update_item",
+        TableName=db.table_name(),
+        Key=_key(),
+        UpdateExpression="SET #a = :v",
+        ConditionExpression="attribute_not_exists(#a) OR #a < :v",
+        ExpressionAttributeNames={"#a": attribute},
+        ExpressionAttributeValues={":v": db.n(value)},
+    )
 
 
 def advance(until: float) -> bool:

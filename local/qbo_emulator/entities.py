@@ -22,8 +22,10 @@ from .totals import SalesLine, SuppliedTaxRules, TaxRateInfo, compute, line_amou
 ZERO = Decimal(0)
 SYSTEM_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse")
 # D: RefundReceipt's CustomerRef is optional (Intuit RefundReceipt reference; python-quickbooks'
-# sandbox test_refundreceipt sends none)
-CUSTOMER_OPTIONAL = ("RefundReceipt",)
+# sandbox test_refundreceipt sends none); so is SalesReceipt's (D: Intuit SalesReceipt reference, its
+# "Create a salesreceipt" sample body has Line only; I: node-quickbooks' sandbox test/index.js creates
+# one without CustomerRef and expects no Fault)
+CUSTOMER_OPTIONAL = ("RefundReceipt", "SalesReceipt")
 # voided through ?operation=update&include=void (Intuit docs; python-quickbooks sends it for these three)
 VOID_BY_UPDATE = ("Payment", "SalesReceipt", "BillPayment")
 Change = tuple[str, str, str, datetime]  # entity, id, operation, when

@@ -42,6 +42,10 @@ ACCOUNTS = [
     ("Uncategorized Income", "Income", "ServiceFeeIncome"),
     ("Uncategorized Expense", "Expense", "OtherMiscellaneousServiceCost"),
     ("Uncategorized Asset", "Other Current Asset", "OtherCurrentAssets"),
+    # I: node-quickbooks' sandbox test/index.js reads more than 20 accounts and exactly one "Travel",
+    # an Expense account, from its sandbox company
+    ("Travel", "Expense", "Travel"),
+    ("Travel Meals", "Expense", "TravelMeals"),
 ]
 
 # name, type, income account, unit price, taxable, (purchase cost, qty on hand) for inventory

@@ -229,4 +229,17 @@ MORE_SPECS = [
         "list",
         deletable=True,
     ),
+    # Query / read only (create → 400 Unsupported Operation, not modelled): a fresh sandbox company has
+    # none of them, and QBO answers their query with an empty QueryResponse (D: Intuit's Budget,
+    # JournalEntry and VendorCredit references list "Query"; I: node-quickbooks' sandbox test/index.js
+    # queries all three and expects no Fault)
+    EntitySpec(
+        "Budget",
+        frozenset([*_COMMON, "Name", "StartDate", "EndDate", "BudgetType", "BudgetEntryType", "BudgetDetail",
+                   "Active"]),
+        "list",
+        creatable=False,
+    ),
+    _spec("JournalEntry", [*_TXN, "Adjustment", "TotalAmt", "HomeTotalAmt"], creatable=False),
+    _spec("VendorCredit", [*_TXN, "VendorRef", "APAccountRef"], creatable=False),
 ]

@@ -20,6 +20,7 @@ from .entities import Books, check_id
 from .specs import SPECS, find_spec
 from .state import CachedResponse, Company, Record
 from .timefmt import fmt_time, fmt_time_ms, parse_datetime
+from .upload import upload
 
 if TYPE_CHECKING:
     from .core import Emulator
@@ -188,6 +189,8 @@ def _dispatch(emu: Emulator, company: Company, books: Books, realm: str, rest: s
         rec = company.get("CompanyInfo", "1")
         assert rec is not None
         return json_response(200, {"CompanyInfo": rec.data, "time": now})
+    if head == "upload" and len(parts) == 1 and method == "POST":
+        return json_response(200, upload(books, realm, request.content_type or "", request.get_data(), now))
     if head == "preferences" and len(parts) == 1 and method == "GET":
         rec = company.get("Preferences", "1")
         assert rec is not None

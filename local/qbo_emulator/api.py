@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
-from . import faults, jsonfmt, metering, query, recurring
+from . import documents, faults, jsonfmt, metering, query, recurring
 from .entities import Books, check_id
 from .specs import SPECS, find_spec
 from .state import CachedResponse, Company, Record
@@ -198,6 +198,13 @@ def _dispatch(emu: Emulator, company: Company, books: Books, realm: str, rest: s
     spec = find_spec(head)
     if spec is None:
         raise _unsupported(realm, rest)
+    doc_op = (method, parts[2].lower()) if len(parts) == 3 else None
+    if spec.name in documents.FORMS and doc_op in (("GET", "pdf"), ("POST", "send")):
+        if method == "GET":
+            pdf = documents.pdf(spec.name, books.get_live(spec.name, parts[1]).data)
+            return Response(pdf, status=200, content_type="application/pdf")
+        obj = documents.send(books, spec.name, parts[1], request.args.get("sendTo"))
+        return json_response(200, {spec.key: obj, "time": now})
     if method == "GET" and len(parts) == 2:
         rec = books.get_live(spec.name, parts[1])
         return json_response(200, {spec.key: with_includes(realm, spec.name, rec.data), "time": now})

@@ -107,3 +107,22 @@ def test_upload_binary_file_with_filename_and_no_metadata_part(target: Target) -
     assert got == [("a.txt", "text/plain", 3), ("b.bin", "application/octet-stream", 256)]
     empty = _upload(target, f"--{b}--\r\n".encode(), b)
     assert empty.status_code == 400 and "Fault" in empty.json()
+
+
+def test_sales_receipt_as_pdf_and_sent(target: Target) -> None:
+    """NQ 'should create a new SalesReceipt' then sends it and writes its PDF + D (SalesReceipt / Invoice
+    references, "Get as PDF", "Send"): the PDF is application/pdf; send?sendTo= answers the object with
+    EmailStatus EmailSent, DeliveryInfo Email and that BillEmail. E: nobody to send to → 400."""
+    line = {"Amount": 14, "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {"UnitPrice": 14, "Qty": 1, "TaxCodeRef": {"value": "TAX"}}}
+    made = _ok(target.post("salesreceipt", {"DocNumber": "1044", "Line": [line]}))["SalesReceipt"]
+    r = target.session.get(target.base + f"salesreceipt/{made['Id']}/pdf", params={"minorversion": "75"},
+                           headers=target.headers() | {"Accept": "application/pdf"}, timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/pdf")
+    assert r.content.startswith(b"%PDF-") and r.content.rstrip().endswith(b"%%EOF")
+    assert target.post(f"salesreceipt/{made['Id']}/send", None).status_code == 400
+    to = "buyer@example.com"
+    sent = _ok(target.post(f"salesreceipt/{made['Id']}/send", None, sendTo=to))["SalesReceipt"]
+    assert sent["EmailStatus"] == "EmailSent" and sent["DeliveryInfo"]["DeliveryType"] == "Email"
+    assert sent["BillEmail"]["Address"] == to
+    assert int(sent["SyncToken"]) == int(made["SyncToken"]) + 1

@@ -13,8 +13,8 @@ python-quickbooks' ``tests/integration``, written against Intuit's sandbox, **E*
 - Attachable, metadata only (D: "In the case of a note, use the create attachable endpoint"): a
   ``Note`` or a ``FileName`` is required (E: what QBO answers for neither is not captured: 2020), each
   ``AttachableRef[].EntityRef`` names an existing object of its ``type`` (invalid reference otherwise,
-  E); the file upload endpoint (``/upload``, multipart) is not modelled, so a ``FileName`` has no
-  content and no download URI. ``Category`` defaults to "Other" (E). Deletable (D).
+  E); files come through the upload endpoint (``upload.py``: ``Size`` and ``FileAccessUri``); a
+  ``FileName`` sent here has no content. ``Category`` defaults to "Other" (E). Deletable (D).
 """
 
 from __future__ import annotations

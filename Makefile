@@ -59,9 +59,9 @@ install: $(STAMP) $(SAM_STAMP) $(NODE_STAMP) browser ## create the virtualenvs, 
 lint: $(STAMP) ## ruff over everything
 	$(VENV)/bin/ruff check .
 
-typecheck: $(STAMP) ## mypy (strict) on the shared layer, the handlers and the local stack
+typecheck: $(STAMP) ## mypy (strict) on the shared layer, the handlers, the local stack and the bench
 	$(VENV)/bin/mypy layers/shared/kyrios_qbo
-	MYPYPATH=layers/shared $(VENV)/bin/mypy $(foreach f,$(wildcard functions/*/app.py),-p functions.$(notdir $(patsubst %/app.py,%,$(f)))) -p local
+	MYPYPATH=layers/shared $(VENV)/bin/mypy $(foreach f,$(wildcard functions/*/app.py),-p functions.$(notdir $(patsubst %/app.py,%,$(f)))) -p local -p bench
 
 validate: $(STAMP) $(SAM_STAMP) $(NODE_STAMP) ## template and state machine checks (offline)
 	$(VENV)/bin/cfn-lint template.yaml

@@ -19,6 +19,7 @@ import statistics
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from bench.counting import COUNTERS
 from bench.figures import Figure
@@ -45,9 +46,14 @@ def _latencies(stack: LocalBundle, samples: int, timeout: float) -> list[tuple[f
             tag = uuid.uuid4().hex[:6]
             started = time.monotonic()
             customer = user.create_customer(f"Latency {tag}", f"latency.{tag}@example.com")
+            customer_id = str(customer["Id"])
+
+            def for_customer(detail: dict[str, Any], cid: str = customer_id) -> bool:
+                return bool(detail.get("qbo_customer_id") == cid)
+
             detail, arrived = listener.wait_for(
                 "contact.created",
-                lambda d, cid=customer["Id"]: d.get("qbo_customer_id") == cid,
+                for_customer,
                 timeout=timeout,
                 since=started,
             )

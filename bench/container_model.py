@@ -55,7 +55,7 @@ class ContainerModel:
         decrypts = self.companies * windows * distinct
         refreshes = self.companies * self.hours * 60 / self.token_minutes
         rotations = self.companies * self.hours / self.refresh_rotation_hours
-        return decrypts + refreshes * self.kms_per_refresh + rotations
+        return float(decrypts + refreshes * self.kms_per_refresh + rotations)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -285,7 +285,7 @@ def install() -> Counters:
         original_init(self, *args, **kwargs)
         self.register("before-call", COUNTERS.on_call)
 
-    botocore.session.Session.__init__ = init_with_counter  # type: ignore[method-assign]
+    botocore.session.Session.__init__ = init_with_counter
     import boto3
 
     if boto3.DEFAULT_SESSION is not None:

@@ -77,10 +77,10 @@ def _webhook_event(stack: LocalBundle, realm_id: str, n: int) -> dict[str, Any]:
             path=WEBHOOK_PATH,
             method="POST",
             data=body,
-            headers={
-                "intuit-signature": sign(body, DEFAULT_VERIFIER_TOKEN),
-                "Content-Type": "application/json",
-            },
+            headers=[
+                ("intuit-signature", sign(body, DEFAULT_VERIFIER_TOKEN)),
+                ("Content-Type", "application/json"),
+            ],
         ).get_environ()
     )
     found = stack.front_door.find_route("POST", WEBHOOK_PATH)

@@ -104,7 +104,7 @@ def _queries(stack: LocalBundle, options: Options, bill_email: bool, first: date
 
     def finished() -> bool:
         state.update(_state(ui, job_id))
-        return state["state"] != "running"
+        return bool(state["state"] != "running")
 
     wait_for(finished, timeout=900, interval=0.25)
     if state.get("state") != "succeeded" or state["summary"]["published"] != options.invoices:

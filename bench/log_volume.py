@@ -103,8 +103,8 @@ def counting_logs() -> Iterator[LogVolume]:
         stream = getattr(handler, "stream", None)
         if stream is not None and stream is not LOGS:
             handlers.append((handler, stream))
-            handler.stream = LOGS
-    sys.stdout = LOGS  # type: ignore[assignment]
+            handler.stream = LOGS  # type: ignore[attr-defined]  # a StreamHandler: it has a stream
+    sys.stdout = LOGS
     try:
         yield LOGS
     finally:

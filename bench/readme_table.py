@@ -33,7 +33,7 @@ def _goal(figure: dict[str, Any]) -> str:
     if goal is None:
         return ""
     sign = "≤" if figure.get("better", "lower") == "lower" else "≥"
-    met = {True: " ✔", False: " ✘"}.get(figure.get("met"), "")
+    met = {True: " ✔", False: " ✘"}.get(figure["met"], "") if isinstance(figure.get("met"), bool) else ""
     return f"{sign} {format_value(goal)}{met}"
 
 

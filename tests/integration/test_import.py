@@ -485,7 +485,7 @@ def test_a_failing_page_marks_the_job_failed_with_a_reason(
 
     seed_books(emulator, realm_id, spread(5), customers=2)
     # Hold the count query for a moment and disconnect meanwhile: the page step then cannot reach QBO.
-    hold_next_query(emulator, realm_id, seconds=1.5)
+    hold_next_query(emulator, realm_id, seconds=4)
     job_id = start(connected)
     wait_query_held(emulator)
     store.disconnect(connected)
@@ -507,7 +507,9 @@ def test_cancel_stops_the_execution(
     from kyrios_qbo import store
 
     seed_books(emulator, realm_id, spread(5), customers=2)
-    hold_next_query(emulator, realm_id, seconds=1.5)
+    # Long enough that the cancel below lands while the count step waits, however busy the machine (at
+    # 1.5 s a CI run sharing its 2 cores with a bench run saw the step return first).
+    hold_next_query(emulator, realm_id, seconds=6)
     job_id = start(connected)
     # Cancel while the count step waits for QBO. (moto ignores a StopExecution that arrives before the
     # interpreter thread has begun; AWS would not, but that race is moto's, not ours.)
@@ -573,7 +575,7 @@ def test_start_refusals_and_account_scoping(
     assert status == 401
 
     seed_books(emulator, realm_id, spread(3), customers=1)
-    hold_next_query(emulator, realm_id, seconds=1.5)
+    hold_next_query(emulator, realm_id, seconds=4)
     job_id = start(connected)
     status, answer = call_api("POST", "/integrations/quickbooks/imports", connected, good)
     assert (status, answer["error"]) == (409, "import_running")

@@ -40,13 +40,9 @@ from quickbooks.objects.item import Item  # type: ignore[import-not-found]
 from quickbooks.objects.salesreceipt import SalesReceipt  # type: ignore[import-not-found]
 
 
-def make_client(job: dict[str, Any]) -> Any:
-    """A python-quickbooks client for the emulator company, as its README builds one."""
-
-    class EmulatorQuickBooks(QuickBooks):  # type: ignore[misc]
-        api_url_v3 = job["api_url_v3"]
-
-    auth_client = AuthClient(
+def auth_client_for(job: dict[str, Any]) -> Any:
+    """intuitlib's AuthClient for the job's app and tokens, its environment the emulator's discovery URL."""
+    return AuthClient(
         client_id=job["client_id"],
         client_secret=job["client_secret"],
         environment=job["discovery_url"],
@@ -55,6 +51,15 @@ def make_client(job: dict[str, Any]) -> Any:
         refresh_token=job["refresh_token"],
         realm_id=job["realm_id"],
     )
+
+
+def make_client(job: dict[str, Any]) -> Any:
+    """A python-quickbooks client for the emulator company, as its README builds one."""
+
+    class EmulatorQuickBooks(QuickBooks):  # type: ignore[misc]
+        api_url_v3 = job["api_url_v3"]
+
+    auth_client = auth_client_for(job)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return EmulatorQuickBooks(

@@ -31,12 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
-from intuitlib.client import AuthClient  # type: ignore[import-not-found]
 from quickbooks import QuickBooks  # type: ignore[import-not-found]
 from quickbooks.objects.invoice import Invoice  # type: ignore[import-not-found]
 from quickbooks.objects.salesreceipt import SalesReceipt  # type: ignore[import-not-found]
 
-from bench.baseline import Lookups, _lines, _with_retries
+from bench.baseline import Lookups, _lines, _with_retries, auth_client_for
 
 HTTP_ATTEMPTS = 8
 STATS: Counter[str] = Counter()
@@ -153,15 +152,7 @@ def push_document(qb: Any, document: dict[str, Any], cache: bool) -> None:
 
 
 def run_push(job: dict[str, Any]) -> dict[str, Any]:
-    auth_client = AuthClient(
-        client_id=job["client_id"],
-        client_secret=job["client_secret"],
-        environment=job["discovery_url"],
-        redirect_uri=job["redirect_uri"],
-        access_token=job["access_token"],
-        refresh_token=job["refresh_token"],
-        realm_id=job["realm_id"],
-    )
+    auth_client = auth_client_for(job)
     refresher = Refresher(auth_client)
     local = threading.local()
     cache = bool(job.get("cache", True))
